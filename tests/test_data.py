@@ -1,0 +1,205 @@
+"""Decode-once tensor cache, skip accounting, the seeded split, batches and augmentation."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage.color import rgb2lab
+
+from colorize_core import data as data_module
+from colorize_core import images
+from colorize_core.augment import Augment
+from colorize_core.data import iterate_batches, load_images, make_split, select
+from colorize_core.datasets import DatasetError
+
+
+def pattern(size: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+@pytest.fixture()
+def mixed_folder(tmp_path):
+    """Three usable colour images in odd modes plus one file of every bad kind."""
+    root = tmp_path / "mixed"
+    (root / "sub").mkdir(parents=True)
+    Image.fromarray(pattern(40, 0)).save(root / "good.png")
+    Image.fromarray(pattern(32, 1)).convert("CMYK").save(root / "sub" / "cmyk.jpg")
+    Image.fromarray(pattern(32, 2)).convert("RGBA").save(root / "rgba.png")
+    Image.fromarray(pattern(32, 3)).convert("P").save(root / "palette.png")
+    Image.fromarray(pattern(32, 4)).convert("L").save(root / "gray.png")
+    Image.fromarray((np.arange(32 * 32).reshape(32, 32) * 60).astype(np.uint16)).save(
+        root / "gray16.png"
+    )
+    Image.fromarray(pattern(16, 5)).save(root / "tiny.png")
+    Image.fromarray(pattern(64, 6)).save(root / "whole.jpg")
+    full = (root / "whole.jpg").read_bytes()
+    (root / "whole.jpg").unlink()
+    (root / "cut.jpg").write_bytes(full[: len(full) // 3])
+    (root / "notes.txt").write_text("hello")
+    (root / "fake.png").write_text("not a png")
+    return root
+
+
+def test_mixed_folder_counts_and_logs_every_skip(mixed_folder, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="colorize_core.data"):
+        data = load_images(f"folder:{mixed_folder}", 32, cache_dir=tmp_path / "cache")
+    assert sorted(data.files) == ["good.png", "palette.png", "rgba.png", "sub/cmyk.jpg"]
+    assert data.lab.shape == (4, 3, 32, 32) and data.lab.dtype == torch.float16
+    assert data.skipped == {
+        images.NO_COLOUR: ["gray.png", "gray16.png"],
+        images.TOO_SMALL: ["tiny.png"],
+        images.CORRUPT: ["cut.jpg"],
+        images.NOT_AN_IMAGE: ["fake.png", "notes.txt"],
+    }
+    logged = caplog.text
+    for name in ("gray.png", "tiny.png", "cut.jpg", "notes.txt", "fake.png"):
+        assert name in logged
+
+
+def test_folder_of_only_bad_files_is_an_error(tmp_path):
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "a.txt").write_text("x")
+    Image.fromarray(pattern(32, 0)).convert("L").save(root / "gray.png")
+    with pytest.raises(DatasetError, match="none of the 2 files") as info:
+        load_images(f"folder:{root}", 32, cache_dir=tmp_path / "cache")
+    assert "no colour" in str(info.value) and "not an image" in str(info.value)
+
+
+def test_empty_and_missing_folders_are_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="empty"):
+        load_images(f"folder:{tmp_path / 'empty'}", 32, cache_dir=tmp_path / "cache")
+    with pytest.raises(DatasetError):
+        load_images(f"folder:{tmp_path / 'missing'}", 32, cache_dir=tmp_path / "cache")
+
+
+def test_size_must_suit_the_models(mixed_folder, tmp_path):
+    with pytest.raises(ValueError, match="multiple of 8"):
+        load_images(f"folder:{mixed_folder}", 30, cache_dir=tmp_path / "cache")
+
+
+def test_cache_is_reused_and_invalidated_by_content(mixed_folder, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    assert len(list(cache.glob("*.pt"))) == 1
+
+    def no_decoding(path):
+        raise AssertionError("the cache should have been used")
+
+    monkeypatch.setattr(images, "read_rgb", no_decoding)
+    again = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    assert torch.equal(again.lab, first.lab) and again.skipped == first.skipped
+    monkeypatch.undo()
+
+    Image.fromarray(pattern(40, 9)).save(mixed_folder / "good.png")  # same name, new pixels
+    changed = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    assert changed.content_key != first.content_key
+    assert not torch.equal(changed.lab, first.lab)
+    assert len(list(cache.glob("*.pt"))) == 2
+
+
+def test_damaged_cache_is_rebuilt(mixed_folder, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    first = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    (cache_file,) = cache.glob("*.pt")
+    cache_file.write_bytes(b"garbage")
+    with caplog.at_level(logging.WARNING):
+        rebuilt = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    assert "unreadable cache" in caplog.text
+    assert torch.equal(rebuilt.lab, first.lab)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return load_images("faces")
+
+
+def test_faces_load_whole_and_match_skimage(faces, face_rgb):
+    assert len(faces) == 750 and faces.skipped == {} and faces.size == 128
+    assert faces.files[0] == "image00000.jpg"
+    expected = np.stack([rgb2lab(im) for im in face_rgb])
+    got = faces.lab[:8].float().permute(0, 2, 3, 1).numpy()
+    assert np.abs(got - expected).max() < 0.07  # float16 storage: within 0.03 + conversion error
+
+
+def test_split_is_seeded_disjoint_and_complete(faces):
+    split = make_split(faces.files, seed=0)
+    assert (len(split.train), len(split.val), len(split.test)) == (525, 112, 113)
+    assert set(split.train) | set(split.val) | set(split.test) == set(faces.files)
+    assert not set(split.train) & set(split.test) and not set(split.val) & set(split.test)
+    assert make_split(faces.files, seed=0) == split
+    assert make_split(faces.files, seed=1).test != split.test
+
+
+def test_split_saves_and_loads(faces, tmp_path):
+    split = make_split(faces.files, seed=3)
+    split.save(tmp_path / "split.json")
+    assert data_module.Split.load(tmp_path / "split.json") == split
+    test = select(faces, split, "test")
+    assert test.files == split.test
+    with pytest.raises(ValueError, match="unknown split"):
+        select(faces, split, "holdout")
+
+
+def test_split_of_other_data_is_refused(faces):
+    split = make_split([f"other{i}.jpg" for i in range(20)], seed=0)
+    with pytest.raises(DatasetError, match="different data"):
+        select(faces, split, "test")
+    with pytest.raises(DatasetError, match="too few"):
+        make_split(["a.jpg", "b.jpg"], seed=0)
+
+
+def test_batches_without_augmentation_are_the_cached_tensors(faces):
+    test = faces.subset(range(10))
+    batches = list(iterate_batches(test, 4))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert torch.equal(torch.cat(batches), test.lab.float())
+    assert [len(b) for b in iterate_batches(test, 4, drop_last=True)] == [4, 4]
+
+
+def test_shuffle_and_augmentation_follow_the_generator(faces):
+    train = faces.subset(range(12))
+    augment = Augment()
+
+    def run(seed):
+        generator = torch.Generator().manual_seed(seed)
+        return torch.cat(list(iterate_batches(train, 5, shuffle=True, generator=generator,
+                                              augment=augment)))
+
+    assert torch.equal(run(0), run(0))
+    assert not torch.equal(run(0), run(1))
+
+
+def test_identity_and_flip():
+    batch = torch.rand(3, 3, 16, 16)
+    same = Augment(hflip=0.0, max_rotation=0.0, min_crop_scale=1.0)(batch)
+    assert torch.allclose(same, batch, atol=1e-5)
+    flipped = Augment(hflip=1.0, max_rotation=0.0, min_crop_scale=1.0)(batch)
+    assert torch.equal(flipped, batch.flip(-1))
+    # the general affine path (any rotation turns it on) agrees with the exact fast path
+    warped = Augment(hflip=1.0, max_rotation=1e-9, min_crop_scale=1.0)(batch)
+    assert torch.allclose(warped, batch.flip(-1), atol=1e-5)
+    unflipped = Augment(hflip=0.0, max_rotation=1e-9, min_crop_scale=1.0)(batch)
+    assert torch.allclose(unflipped, batch, atol=1e-5)
+
+
+def test_augmentation_moves_l_and_ab_together_and_varies_per_image():
+    lightness = torch.rand(8, 1, 32, 32) * 100
+    lab = torch.cat([lightness, 0.5 * lightness, -0.25 * lightness], dim=1)
+    out = Augment(max_rotation=15, min_crop_scale=0.6)(lab, torch.Generator().manual_seed(0))
+    assert out.shape == lab.shape
+    assert torch.allclose(out[:, 1], 0.5 * out[:, 0], atol=1e-3)
+    assert torch.allclose(out[:, 2], -0.25 * out[:, 0], atol=1e-3)
+    # same input image everywhere: different outputs show per-image parameters
+    same = lab[:1].expand(8, -1, -1, -1).contiguous()
+    out = Augment()(same, torch.Generator().manual_seed(0))
+    assert len({round(float(o.sum()), 2) for o in out}) > 4
+
+
+@pytest.mark.parametrize("kwargs", [{"hflip": 2.0}, {"max_rotation": 90}, {"min_crop_scale": 0}])
+def test_augment_rejects_bad_settings(kwargs):
+    with pytest.raises(ValueError):
+        Augment(**kwargs)

@@ -1,0 +1,380 @@
+"""Data set registry: manifests against the shared copies, resolution order, offline downloads."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from colorize_core import datasets
+from colorize_core.datasets import (
+    DATASETS,
+    DatasetError,
+    DatasetSpec,
+    ManifestEntry,
+    default_data_dir,
+    download_dataset,
+    read_manifest,
+    resolve_dataset,
+    verify_dataset,
+    write_manifest,
+)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+FACES = SHARED / "faces" / "images"
+TOP = "SomeRepo-abc123"  # the top-level folder a GitHub archive wraps everything in
+
+
+def sha256sums(root: Path) -> dict[str, str]:
+    """file -> sha256, from a ``sha256sum``-format SHA256SUMS."""
+    lines = (root / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    return {file: digest for digest, file in (line.split("  ", 1) for line in lines)}
+
+
+def make_root(folder: Path) -> Path:
+    """A data set root with an images/ folder; returns that images/ folder."""
+    (folder / "images").mkdir(parents=True)
+    return folder / "images"
+
+
+def tiny_spec(tmp_path: Path, count: int = 3) -> tuple[DatasetSpec, list[ManifestEntry]]:
+    """A spec for the first ``count`` faces, with its own manifest, and an archive of them."""
+    sums = sha256sums(SHARED / "faces")
+    entries = [
+        ManifestEntry(file, sums[file], f"face_images/{Path(file).name}")
+        for file in list(sums)[:count]
+    ]
+    write_manifest(tmp_path / "tiny.csv.gz", entries)
+    archive = make_archive(
+        tmp_path / "tiny.zip", {e.origin: FACES / Path(e.file).name for e in entries}
+    )
+    spec = DatasetSpec(
+        name="tiny",
+        url=archive.as_uri(),
+        description="three faces",
+        citation="test only",
+        image_size=128,
+        manifest=tmp_path / "tiny.csv.gz",
+    )
+    return spec, entries
+
+
+def make_archive(path: Path, members: dict[str, Path | bytes]) -> Path:
+    """A GitHub-style zip: ``members`` (origin -> file or bytes) under one top-level folder."""
+    with zipfile.ZipFile(path, "w") as packed:
+        packed.writestr(f"{TOP}/", b"")
+        packed.writestr(f"{TOP}/README.md", b"not in the manifest")
+        for origin, content in members.items():
+            data = content if isinstance(content, bytes) else content.read_bytes()
+            packed.writestr(f"{TOP}/{origin}", data)
+    return path
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No COLORIZE_DATA, and a COLORIZE_HOME in tmp_path, so the user's data/ is never seen."""
+    monkeypatch.delenv("COLORIZE_DATA", raising=False)
+    monkeypatch.setenv("COLORIZE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home" / "data"
+
+
+# --- the shipped manifests --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10"])
+def test_manifest_lists_exactly_the_shared_files_and_hashes(name: str) -> None:
+    entries = read_manifest(DATASETS[name])
+    expected = sha256sums(SHARED / name)
+    assert [entry.file for entry in entries] == list(expected)
+    assert {entry.file: entry.sha256 for entry in entries} == expected
+
+
+def test_spec_urls_are_those_of_source_md() -> None:
+    assert list(DATASETS) == ["faces", "landscapes", "cifar10"]
+    for name, spec in DATASETS.items():
+        assert spec.name == name
+        assert spec.url in (SHARED / name / "SOURCE.md").read_text(encoding="utf-8")
+    assert {name: spec.image_size for name, spec in DATASETS.items()} == {
+        "faces": 128,
+        "landscapes": 128,
+        "cifar10": 32,
+    }
+
+
+def test_faces_origins() -> None:
+    for entry in read_manifest(DATASETS["faces"]):
+        assert entry.origin == "face_images/" + entry.file.removeprefix("images/")
+        assert entry.label is None
+
+
+def test_landscapes_origins_and_labels_match_manifest_csv() -> None:
+    with open(SHARED / "landscapes" / "MANIFEST.csv", newline="", encoding="utf-8") as file:
+        rows = {row["file"]: row for row in csv.DictReader(file)}
+    entries = read_manifest(DATASETS["landscapes"])
+    assert len(entries) == len(rows) == 6000
+    for entry in entries:
+        assert (entry.origin, entry.label) == (
+            rows[entry.file]["origin_path"],
+            rows[entry.file]["class"],
+        )
+
+
+def test_cifar10_origins_and_labels_follow_the_class_folders() -> None:
+    entries = read_manifest(DATASETS["cifar10"])
+    for entry in entries:
+        _, label, filename = entry.file.split("/")
+        assert entry.origin == f"test/{label}/{filename}"
+        assert entry.label == label
+    assert len({entry.label for entry in entries}) == 10
+
+
+@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10"])
+def test_shared_copies_verify(name: str) -> None:
+    verify_dataset(SHARED / name, name)
+
+
+def test_verify_names_missing_and_altered_files(tmp_path: Path) -> None:
+    spec, _ = tiny_spec(tmp_path, count=3)
+    root = tmp_path / "copy"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "image00000.jpg").write_bytes((FACES / "image00000.jpg").read_bytes())
+    (root / "images" / "image00001.jpg").write_bytes(b"not a face")
+    with pytest.raises(DatasetError, match=r"missing: 1 \(images/image00002.jpg\)") as info:
+        verify_dataset(root, spec)
+    assert "wrong sha256: 1 (images/image00001.jpg)" in str(info.value)
+
+
+# --- resolve_dataset --------------------------------------------------------------------------
+
+
+def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert default_data_dir() == tmp_path / "home" / "data"
+    monkeypatch.delenv("COLORIZE_HOME")
+    # The tests run from a source checkout, so its data/ is the default.
+    assert default_data_dir() == Path(datasets.__file__).resolve().parents[1] / "data"
+
+
+def test_resolve_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path) -> None:
+    explicit = make_root(tmp_path / "explicit")
+    from_env = make_root(tmp_path / "env" / "faces")
+    local = make_root(isolated / "faces")
+    monkeypatch.setenv("COLORIZE_DATA", str(tmp_path / "env"))
+    assert resolve_dataset("faces", tmp_path / "explicit", download=False) == explicit
+    assert resolve_dataset("faces", str(explicit), download=False) == explicit  # a folder of images
+    assert resolve_dataset("faces", download=False) == from_env
+    monkeypatch.delenv("COLORIZE_DATA")
+    assert resolve_dataset("faces", download=False) == local
+
+
+def test_colorize_data_without_the_name_falls_through(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
+) -> None:
+    make_root(tmp_path / "env" / "cifar10")
+    local = make_root(isolated / "faces")
+    monkeypatch.setenv("COLORIZE_DATA", str(tmp_path / "env"))
+    assert resolve_dataset("faces", download=False) == local
+
+
+def test_resolve_real_data_via_colorize_data(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("COLORIZE_DATA", str(SHARED))
+    with caplog.at_level(logging.INFO, logger="colorize_core.datasets"):
+        assert resolve_dataset("cifar10", download=False) == SHARED / "cifar10" / "images"
+    assert "COLORIZE_DATA" in caplog.text
+
+
+def test_folder_syntax(tmp_path: Path) -> None:
+    assert resolve_dataset(f"folder:{FACES}") == FACES
+    with pytest.raises(DatasetError, match="not a folder"):
+        resolve_dataset(f"folder:{tmp_path / 'nowhere'}")
+    (tmp_path / "file.jpg").write_bytes(b"")
+    with pytest.raises(DatasetError, match="not a folder"):
+        resolve_dataset(f"folder:{tmp_path / 'file.jpg'}")
+
+
+def test_unknown_name_lists_the_valid_ones() -> None:
+    with pytest.raises(DatasetError, match="faces, landscapes, cifar10, or 'folder:PATH'"):
+        resolve_dataset("imagenet")
+
+
+def test_explicit_locations_that_do_not_exist_are_errors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
+) -> None:
+    make_root(isolated / "faces")  # would be found if the bad locations were skipped
+    with pytest.raises(DatasetError, match="the path given, .*nowhere, is not a folder"):
+        resolve_dataset("faces", tmp_path / "nowhere")
+    monkeypatch.setenv("COLORIZE_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(DatasetError, match="COLORIZE_DATA=.*nowhere is not a folder"):
+        resolve_dataset("faces")
+
+
+def test_nothing_found_says_what_was_tried_and_how_to_fix_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
+) -> None:
+    (tmp_path / "env").mkdir()
+    monkeypatch.setenv("COLORIZE_DATA", str(tmp_path / "env"))
+    with pytest.raises(DatasetError) as info:
+        resolve_dataset("landscapes", download=False)
+    message = str(info.value)
+    assert "Tried, in order:" in message
+    assert f"1. $COLORIZE_DATA/landscapes: {tmp_path / 'env' / 'landscapes'}" in message
+    assert f"2. default data folder: {isolated / 'landscapes'}" in message
+    assert "3. download: not allowed" in message
+    for fix in (
+        "path=",
+        "set COLORIZE_DATA",
+        "connect to the internet",
+        DATASETS["landscapes"].url,
+    ):
+        assert fix in message
+    assert not (isolated / "landscapes").exists()
+
+
+# --- download_dataset, offline, from a file:// archive -----------------------------------------
+
+
+def test_manifest_round_trip(tmp_path: Path) -> None:
+    spec, entries = tiny_spec(tmp_path)
+    assert read_manifest(spec) == entries
+    labelled = [entry._replace(label="face") for entry in entries]
+    write_manifest(tmp_path / "labelled.csv.gz", labelled)
+    assert (
+        read_manifest(dataclasses.replace(spec, manifest=tmp_path / "labelled.csv.gz")) == labelled
+    )
+
+
+def test_download_extracts_and_verifies(tmp_path: Path) -> None:
+    spec, entries = tiny_spec(tmp_path)
+    dest = download_dataset(spec, tmp_path / "data" / "tiny")
+    assert dest == tmp_path / "data" / "tiny"
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert files == ["SHA256SUMS", *(entry.file for entry in entries)]  # nothing else extracted
+    verify_dataset(dest, spec)
+    assert sha256sums(dest) == {entry.file: entry.sha256 for entry in entries}
+    expected_sums = (SHARED / "faces" / "SHA256SUMS").read_text().splitlines(keepends=True)[:3]
+    assert (dest / "SHA256SUMS").read_text() == "".join(expected_sums)
+    assert leftovers(tmp_path / "data") == ["tiny"]  # no staging folder left behind
+    with pytest.raises(DatasetError, match="already exists"):
+        download_dataset(spec, dest)
+
+
+def test_download_defaults_to_the_data_dir(tmp_path: Path, isolated: Path) -> None:
+    spec, _ = tiny_spec(tmp_path)
+    assert (
+        download_dataset(dataclasses.replace(spec, url="nowhere"), url=spec.url)
+        == isolated / "tiny"
+    )
+
+
+def test_tampered_member_is_named(tmp_path: Path) -> None:
+    spec, entries = tiny_spec(tmp_path)
+    members: dict[str, Path | bytes] = {e.origin: FACES / Path(e.file).name for e in entries}
+    members[entries[1].origin] = b"tampered"
+    make_archive(tmp_path / "tiny.zip", members)
+    with pytest.raises(DatasetError, match=r"wrong sha256: 1 \(images/image00001.jpg\)"):
+        download_dataset(spec, tmp_path / "data" / "tiny")
+    assert leftovers(tmp_path / "data") == []
+
+
+def test_missing_member_is_named(tmp_path: Path) -> None:
+    spec, entries = tiny_spec(tmp_path)
+    make_archive(tmp_path / "tiny.zip", {e.origin: FACES / Path(e.file).name for e in entries[:1]})
+    with pytest.raises(
+        DatasetError, match=r"missing: 2 \(images/image00001.jpg, images/image00002"
+    ):
+        download_dataset(spec, tmp_path / "data" / "tiny")
+    assert leftovers(tmp_path / "data") == []
+
+
+def test_error_lists_only_the_first_few(tmp_path: Path) -> None:
+    spec, entries = tiny_spec(tmp_path, count=8)
+    make_archive(tmp_path / "tiny.zip", {})
+    with pytest.raises(
+        DatasetError, match=r"8 files expected, missing: 8 \(.*image00004.jpg, \.\.\.\)"
+    ):
+        download_dataset(spec, tmp_path / "data" / "tiny")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not found"])
+def test_failed_download_leaves_nothing(tmp_path: Path, damage: str) -> None:
+    spec, _ = tiny_spec(tmp_path)
+    archive = tmp_path / "tiny.zip"
+    if damage == "truncated":
+        archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    else:
+        archive.unlink()
+    with pytest.raises(DatasetError, match="downloading 'tiny' from file://.* failed"):
+        download_dataset(spec, tmp_path / "data" / "tiny")
+    assert leftovers(tmp_path / "data") == []
+
+
+def test_interrupted_download_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    spec, _ = tiny_spec(tmp_path)
+    real_urlopen = urllib.request.urlopen
+
+    class Interrupted:
+        """A response that delivers one chunk, then the user presses Ctrl-C."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.response = real_urlopen(*args, **kwargs)
+            self.headers = self.response.headers
+            self.reads = 0
+
+        def __enter__(self) -> Interrupted:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.response.close()
+
+        def read(self, size: int) -> bytes:
+            self.reads += 1
+            if self.reads > 1:
+                raise KeyboardInterrupt
+            return self.response.read(100)
+
+    monkeypatch.setattr(urllib.request, "urlopen", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download_dataset(spec, tmp_path / "data" / "tiny")
+    assert leftovers(tmp_path / "data") == []
+
+
+def test_resolve_falls_through_to_download(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
+) -> None:
+    spec, entries = tiny_spec(tmp_path)
+    monkeypatch.setitem(
+        DATASETS,
+        "faces",
+        dataclasses.replace(DATASETS["faces"], url=spec.url, manifest=spec.manifest),
+    )
+    folder = resolve_dataset("faces")
+    assert folder == isolated / "faces" / "images"
+    assert sorted(path.name for path in folder.iterdir()) == [Path(e.file).name for e in entries]
+    # Once downloaded, the local copy is found without downloading again.
+    (tmp_path / "tiny.zip").unlink()
+    assert resolve_dataset("faces", download=False) == folder
+
+
+def test_resolve_reports_a_failed_download(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
+) -> None:
+    missing = (tmp_path / "gone.zip").as_uri()
+    monkeypatch.setitem(DATASETS, "faces", dataclasses.replace(DATASETS["faces"], url=missing))
+    with pytest.raises(
+        DatasetError, match=r"(?s)Tried, in order:.*3\. download: downloading"
+    ) as info:
+        resolve_dataset("faces")
+    assert "connect to the internet" in str(info.value)
+    assert leftovers(isolated) == []

@@ -1,0 +1,134 @@
+"""Odd and broken image files: each decodes correctly or is refused with a clear reason."""
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorize_core import images
+
+
+def colour_pattern(size: int = 32) -> np.ndarray:
+    y, x = np.mgrid[0:size, 0:size]
+    return np.stack([x * 255 // size, y * 255 // size, 255 - x * 255 // size], -1).astype(np.uint8)
+
+
+def write_png16_rgb(path: Path, rgb16: np.ndarray) -> None:
+    """A 48-bit RGB PNG written by hand (Pillow cannot write one)."""
+    h, w, _ = rgb16.shape
+    raw = b"".join(b"\0" + rgb16[row].astype(">u2").tobytes() for row in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_rgb_jpeg_and_png_read_as_uint8(tmp_path):
+    rgb = colour_pattern()
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    out = images.read_rgb(tmp_path / "a.png")
+    assert out.dtype == np.uint8 and out.shape == (32, 32, 3) and np.array_equal(out, rgb)
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "P", "RGBA", "LA", "CMYK", "I;16"])
+def test_every_mode_becomes_rgb(tmp_path, mode):
+    source = Image.fromarray(colour_pattern())
+    if mode == "I;16":
+        source = Image.fromarray((np.asarray(source.convert("L"), np.uint16) * 257))
+    else:
+        source = source.convert(mode)
+    suffix = ".jpg" if mode == "CMYK" else ".png" if mode != "LA" else ".png"
+    source.save(tmp_path / f"x{suffix}")
+    out = images.read_rgb(tmp_path / f"x{suffix}")
+    assert out.shape == (32, 32, 3) and out.dtype == np.uint8
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped(tmp_path):
+    gray16 = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(gray16).save(tmp_path / "g.png")
+    out = images.read_rgb(tmp_path / "g.png")
+    assert abs(int(out.max()) - 255) <= 1 and out.min() == 0
+    assert np.abs(out[..., 0].astype(int) - gray16 / 257).max() <= 1
+    assert images.is_colourless(out)
+
+
+def test_sixteen_bit_rgb_png_keeps_its_colours(tmp_path):
+    rgb = colour_pattern()
+    write_png16_rgb(tmp_path / "c.png", rgb.astype(np.uint16) * 257)
+    out = images.read_rgb(tmp_path / "c.png")
+    assert np.abs(out.astype(int) - rgb).max() <= 1
+
+
+def test_alpha_is_composited_on_white(tmp_path):
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0] = 255  # red, but fully transparent on the left half
+    rgba[:, 4:, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    out = images.read_rgb(tmp_path / "t.png")
+    assert (out[:, :4] == 255).all() and (out[:, 4:] == [255, 0, 0]).all()
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.fromarray(colour_pattern()[:, :16])  # 16 wide, 32 tall
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    image.save(tmp_path / "r.jpg", exif=exif)
+    assert images.read_rgb(tmp_path / "r.jpg").shape == (16, 32, 3)
+
+
+def test_truncated_file_is_corrupt(tmp_path):
+    Image.fromarray(colour_pattern(64)).save(tmp_path / "full.jpg", quality=95)
+    data = (tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(images.UnusableImage) as info:
+        images.read_rgb(tmp_path / "cut.jpg")
+    assert info.value.reason == images.CORRUPT and "cut.jpg" in str(info.value)
+
+
+def test_garbage_and_text_files_are_not_images(tmp_path):
+    (tmp_path / "noise.jpg").write_bytes(np.random.default_rng(0).bytes(500))
+    (tmp_path / "notes.png").write_text("not a picture")
+    for name in ("noise.jpg", "notes.png"):
+        with pytest.raises(images.UnusableImage) as info:
+            images.read_rgb(tmp_path / name)
+        assert info.value.reason in (images.NOT_AN_IMAGE, images.CORRUPT)
+    assert not images.is_image_file(tmp_path / "notes.txt")
+    assert not images.is_image_file(tmp_path / ".hidden.jpg")
+    assert images.is_image_file(tmp_path / "Photo.JPEG")
+
+
+def test_colourless_detection():
+    rgb = colour_pattern()
+    assert not images.is_colourless(rgb)
+    gray = np.repeat(rgb[..., :1], 3, axis=-1)
+    assert images.is_colourless(gray)
+    noisy = gray.astype(int) + np.random.default_rng(0).integers(-3, 4, gray.shape)
+    assert images.is_colourless(np.clip(noisy, 0, 255).astype(np.uint8))
+
+
+def test_fit_square_resizes_crops_and_refuses_small():
+    rgb = np.zeros((150, 200, 3), np.uint8)
+    assert images.fit_square(rgb, 128).shape == (128, 128, 3)
+    same = colour_pattern(64)
+    assert images.fit_square(same, 64) is same
+    with pytest.raises(ValueError, match="smaller"):
+        images.fit_square(colour_pattern(16), 32)
+
+
+def test_cifar10_colourless_rule_matches_its_grayscale_list():
+    """Our colourless rule reproduces the dataset's own GRAYSCALE.txt exactly, on real files."""
+    root = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10"
+    listed = {line.split("\t")[0] for line in (root / "GRAYSCALE.txt").read_text().splitlines()
+              if line.strip()}
+    assert len(listed) == 147
+    sample = sorted(listed)[::7] + sorted((root / "images" / "cat").glob("*.png"))[:60]
+    for item in sample:
+        path = root / item if isinstance(item, str) else item
+        relative = path.relative_to(root).as_posix()
+        assert images.is_colourless(images.read_rgb(path)) == (relative in listed), relative

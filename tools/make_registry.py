@@ -1,0 +1,71 @@
+"""Regenerate the manifests ``colorize_core/registry/<name>.csv.gz`` from the shared data sets.
+
+Usage: ``python tools/make_registry.py [DATASETS_DIR]`` (default ``../shared/datasets`` beside the
+repository). Each manifest lists the files and hashes of ``<name>/SHA256SUMS``, in its order, with
+each file's path inside the GitHub archive (its top-level folder stripped) and, for data sets with
+classes, its label. The output is byte-for-byte reproducible.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from colorize_core.datasets import DATASETS, ManifestEntry, write_manifest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "datasets"
+OUT = REPO / "colorize_core" / "registry"
+
+OriginOf = Callable[[str], tuple[str, str | None]]  # file -> (origin in the archive, label)
+
+
+def _faces(root: Path) -> OriginOf:
+    # images/image00000.jpg came from face_images/image00000.jpg
+    return lambda file: ("face_images/" + Path(file).name, None)
+
+
+def _cifar10(root: Path) -> OriginOf:
+    # images/<class>/<file>.png came from test/<class>/<file>.png; the folder is the class
+    return lambda file: ("test/" + file.removeprefix("images/"), Path(file).parent.name)
+
+
+def _landscapes(root: Path) -> OriginOf:
+    # The files were renamed when sampled; MANIFEST.csv records each one's origin and class.
+    with open(root / "MANIFEST.csv", newline="", encoding="utf-8") as file:
+        rows = {row["file"]: (row["origin_path"], row["class"]) for row in csv.DictReader(file)}
+    return rows.__getitem__
+
+
+# How each data set's files map to the archive, given the data set's root.
+ORIGINS: dict[str, Callable[[Path], OriginOf]] = {
+    "faces": _faces,
+    "landscapes": _landscapes,
+    "cifar10": _cifar10,
+}
+
+
+def make_manifest(root: Path, name: str) -> list[ManifestEntry]:
+    """The manifest entries of the shared copy of data set ``name`` at ``root``."""
+    origin_of = ORIGINS[name](root)
+    entries = []
+    for line in (root / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        sha256, file = line.split(maxsplit=1)
+        entries.append(ManifestEntry(file, sha256, *origin_of(file)))
+    return entries
+
+
+def main(shared: Path = SHARED) -> None:
+    if set(ORIGINS) != set(DATASETS):
+        raise SystemExit(f"ORIGINS covers {sorted(ORIGINS)}, the registry {sorted(DATASETS)}")
+    OUT.mkdir(exist_ok=True)
+    for name, spec in DATASETS.items():
+        target = OUT / spec.manifest
+        write_manifest(target, make_manifest(shared / name, name))
+        print(f"{target.relative_to(REPO)}: {target.stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else SHARED)
