@@ -14,12 +14,12 @@ QUIET_PIP := { grep -v '^WARNING: Location .* is ignored' || true; }
 suite: $(STAMP)  ## run the experiment suite (reports/ and results/)
 	$(BIN)/colorize-suite $(ARGS)
 
-test: $(STAMP)  ## run the whole test suite
+test: lint  ## style checks, then the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check colorize_core tests
-	$(BIN)/ruff format --check colorize_core tests
+	$(BIN)/ruff check colorize_core tests tools
+	$(BIN)/ruff format --check colorize_core tests tools
 
 # (Re)install whenever pyproject.toml changes; pip only fetches what is missing or outdated.
 $(STAMP): pyproject.toml

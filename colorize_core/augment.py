@@ -39,7 +39,9 @@ class Augment:
         if not 0.0 < self.min_crop_scale <= 1.0:
             raise ValueError(f"min_crop_scale must be in (0, 1], got {self.min_crop_scale}")
 
-    def __call__(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, batch: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """(B, C, H, W) float -> the same shape, each image warped with its own parameters."""
         size = batch.shape[0]
         if self.max_rotation == 0.0 and self.min_crop_scale == 1.0:

@@ -80,5 +80,7 @@ def make_baseline(name: str, train_lab: torch.Tensor) -> nn.Module:
     if name not in BASELINES:
         raise KeyError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
     if train_lab.dim() != 4 or train_lab.shape[1] != 3 or len(train_lab) == 0:
-        raise ValueError(f"train_lab must be a non-empty (N, 3, H, W) tensor, got {tuple(train_lab.shape)}")
+        raise ValueError(
+            f"train_lab must be a non-empty (N, 3, H, W) tensor, got {tuple(train_lab.shape)}"
+        )
     return BASELINES[name](train_lab).eval()

@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         med = {k: statistics.median(v) for k, v in row.items() if k.endswith("_per_s")}
         print(
             f"{args.dataset} {size}px, img/s (median of {args.repeats}): reference + flip"
-            f" {med['reference_flip_img_per_s']:.0f}; cache + flip {med['cached_flip_img_per_s']:.0f}"
+            f" {med['reference_flip_img_per_s']:.0f};"
+            f" cache + flip {med['cached_flip_img_per_s']:.0f}"
             f" ({row['ratio_flip_median']:.1f}x); cache + flip, rotation, crop"
             f" {med['cached_full_augment_img_per_s']:.0f} ({row['ratio_full_augment_median']:.1f}x)"
         )

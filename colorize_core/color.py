@@ -1,4 +1,4 @@
-"""sRGB <-> CIELAB (D65, 2 degree observer) on batched torch tensors, and the one model normalisation.
+"""sRGB <-> CIELAB (D65, 2 degree observer) on batched tensors, and the one model normalisation.
 
 Shapes are ``(*, 3, H, W)``; any leading batch dimensions, any device, float32 (float64 works too).
 sRGB is in [0, 1]; L is in [0, 100] and a, b roughly in [-128, 127].
@@ -22,7 +22,7 @@ import torch
 L_SCALE = 100.0
 AB_SCALE = 128.0
 
-# sRGB (linear) -> XYZ, D65; the same matrix as scikit-image ``skimage.color.colorconv.xyz_from_rgb``.
+# sRGB (linear) -> XYZ, D65; the same matrix as ``skimage.color.colorconv.xyz_from_rgb``.
 _XYZ_FROM_RGB = (
     (0.412453, 0.357580, 0.180423),
     (0.212671, 0.715160, 0.072169),

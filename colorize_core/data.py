@@ -93,10 +93,10 @@ def _content_key(root: Path, files: list[Path], size: int) -> str:
 
 
 def _decode_all(
-    root: Path, files: list[Path], size: int
+    label: str, root: Path, files: list[Path], size: int
 ) -> tuple[list[str], np.ndarray, dict[str, list[str]]]:
     kept, pixels, skipped = [], [], {}
-    for path in tqdm(files, desc=f"decoding {root.name}", unit="img", leave=False, mininterval=2):
+    for path in tqdm(files, desc=f"decoding {label}", unit="img", leave=False, mininterval=2):
         relative = path.relative_to(root).as_posix()
         try:
             if not images.is_image_file(path):
@@ -154,12 +154,14 @@ def load_images(
     spec = DATASETS.get(name)
     size = int(size or (spec.image_size if spec else 128))
     if size < 8 or size % 8:
-        raise ValueError(f"image size must be a positive multiple of 8 (the models need it), got {size}")
+        raise ValueError(
+            f"image size must be a positive multiple of 8 (the models need it), got {size}"
+        )
     root = resolve_dataset(name, path, download=download)
     files = _list_files(root)
     key = _content_key(root, files, size)
-    label = name.split(":", 1)[0] if name.startswith("folder:") else name
-    cache_file = Path(cache_dir or default_cache_dir()) / f"{label}-{size}px-{key[:16]}.pt"
+    stem = "folder" if name.startswith("folder:") else name
+    cache_file = Path(cache_dir or default_cache_dir()) / f"{stem}-{size}px-{key[:16]}.pt"
 
     if cache_file.is_file():
         try:
@@ -170,7 +172,7 @@ def load_images(
         except Exception as error:  # a damaged cache is rebuilt, never trusted
             log.warning("ignoring unreadable cache %s (%s)", cache_file, error)
 
-    kept, pixels, skipped = _decode_all(root, files, size)
+    kept, pixels, skipped = _decode_all(name, root, files, size)
     _report_skips(name, len(files), len(kept), skipped)
     lab = _to_lab(pixels)
     cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -74,7 +74,9 @@ def evaluate(
         index=pd.Index(images.files, name="file"),
     )
     label = name or type(predictor).__name__
-    return Evaluation(label, data.name, which if split is not None else "all", per_image, summarize(per_image))
+    return Evaluation(
+        label, data.name, which if split is not None else "all", per_image, summarize(per_image)
+    )
 
 
 def compare(evaluations: list[Evaluation], metrics: list[str] | None = None) -> pd.DataFrame:
@@ -93,7 +95,7 @@ def compare(evaluations: list[Evaluation], metrics: list[str] | None = None) -> 
 
 
 def long_summary(evaluations: list[Evaluation]) -> pd.DataFrame:
-    """All summaries stacked, numeric, one row per (predictor, metric): the CSV form of ``compare``."""
+    """All summaries stacked, numeric, one row per (predictor, metric): ``compare`` as CSV."""
     frames = [
         e.summary.reset_index().assign(predictor=e.predictor, dataset=e.dataset, split=e.split)
         for e in evaluations

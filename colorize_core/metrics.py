@@ -37,6 +37,8 @@ _AUC_MAX_THRESHOLD = 150
 # ab_classification counts pixels into one slot per (image, ab class): 2^23 int64 slots is 64 MiB,
 # ample for real ab (a batch of 113 needs about 113 x 27^2 = 82k); beyond that it renumbers.
 _MAX_CLASS_SLOTS = 2**23
+# ab_classification rejects |ab| / grid above this, which keeps its int64 class ids from overflow.
+_MAX_BIN = 2**20
 # CIEDE2000 constant: 25^7 in the chroma compensation G and the rotation term R_C.
 _POW25_7 = 25.0**7
 
@@ -193,7 +195,8 @@ def delta_e2000_map(lab_pred: torch.Tensor, lab_true: torch.Tensor) -> torch.Ten
     # hue difference and mean hue, the shorter way round the circle; undefined hue counts as 0
     h_diff, h_sum, cc = h2 - h1, h1 + h2, c1 * c2
     no_hue = cc == 0
-    d_hue = h_diff - 2 * math.pi * (h_diff > math.pi) + 2 * math.pi * (h_diff < -math.pi)
+    d_hue = torch.where(h_diff > math.pi, h_diff - 2 * math.pi, h_diff)
+    d_hue = torch.where(h_diff < -math.pi, h_diff + 2 * math.pi, d_hue)
     d_hue = torch.where(no_hue, torch.zeros_like(d_hue), d_hue)
     wrap = ~no_hue & (h_diff.abs() > math.pi)
     h_sum_wrapped = torch.where(h_sum < 2 * math.pi, h_sum + 2 * math.pi, h_sum - 2 * math.pi)
@@ -274,16 +277,21 @@ def ab_classification(
     ``precision_recall_fscore_support(true, pred, average="macro", zero_division=0)`` on the
     image's flattened pixel labels.
 
-    Inputs (N, 2, H, W) in Lab units, finite; returns a dict of four (N,) tensors in [0, 1] in the
-    dtype of ``ab_pred``, keys accuracy, precision, recall, f1.
+    Inputs (N, 2, H, W) in Lab units, finite, with ``|ab| / grid <= 2^20``; ``grid`` in Lab units.
+    Returns a dict of four (N,) tensors in [0, 1] in the dtype of ``ab_pred``: accuracy,
+    precision, recall, f1.
     """
     _check_pair(ab_pred, ab_true, 2, "ab_pred, ab_true")
-    if not (torch.isfinite(ab_pred).all() and torch.isfinite(ab_true).all()):
-        raise ValueError("ab_classification needs finite ab values")
+    if grid <= 0:
+        raise ValueError(f"grid must be positive, got {grid}")
+    scaled_pred, scaled_true = ab_pred / grid, ab_true / grid
+    # written so that NaN and inf fail too
+    if not ((scaled_pred.abs() <= _MAX_BIN).all() and (scaled_true.abs() <= _MAX_BIN).all()):
+        raise ValueError(f"ab_classification needs finite ab with |ab| / grid <= {_MAX_BIN}")
     n_images = ab_pred.shape[0]
     dtype = ab_pred.dtype
-    bins_pred = torch.floor(ab_pred / grid).long().flatten(2)  # (N, 2, P)
-    bins_true = torch.floor(ab_true / grid).long().flatten(2)
+    bins_pred = torch.floor(scaled_pred).long().flatten(2)  # (N, 2, P)
+    bins_true = torch.floor(scaled_true).long().flatten(2)
     low = torch.minimum(bins_pred.amin(dim=(0, 2)), bins_true.amin(dim=(0, 2)))  # (2,)
     high = torch.maximum(bins_pred.amax(dim=(0, 2)), bins_true.amax(dim=(0, 2)))
     n_b = high[1] - low[1] + 1
@@ -300,11 +308,8 @@ def ab_classification(
     n_slots = int(n_images * n_classes)
     if n_slots <= _MAX_CLASS_SLOTS:
         # count straight into (image, class) slots; slots of absent classes stay empty
-        slots, slot_true, slot_pred = (
-            torch.arange(n_slots, device=ab_pred.device),
-            label_true,
-            label_pred,
-        )
+        slots = torch.arange(n_slots, device=ab_pred.device)
+        slot_true, slot_pred = label_true, label_pred
     else:
         # absurd ab values: renumber only the (image, class) pairs that occur (a sort, slower)
         slots, dense = torch.unique(torch.cat((label_true, label_pred)), return_inverse=True)
@@ -354,7 +359,10 @@ class MetricInfo:
 METRICS = MappingProxyType(
     {
         "mse_ab": MetricInfo(
-            "MSE ab", "seed", False, "mean((ab_pred - ab_true) / 128)^2, per image then mean"
+            "MSE ab",
+            "seed",
+            False,
+            "mean of ((ab_pred - ab_true) / 128)^2 over a, b and pixels, per image",
         ),
         "psnr_ab": MetricInfo(
             "PSNR ab [dB]", "seed", True, "10 log10(1/mse_ab), ab/128, peak 1, per image then mean"

@@ -21,6 +21,7 @@ from colorize_core.baselines import BASELINES, make_baseline
 from colorize_core.data import load_images, make_split, select
 from colorize_core.evaluate import Evaluation, evaluate, long_summary
 from colorize_core.metrics import METRICS
+from colorize_core.provenance import provenance
 
 
 def metric_table(evaluations: list[Evaluation]) -> pd.DataFrame:
@@ -32,7 +33,9 @@ def metric_table(evaluations: list[Evaluation]) -> pd.DataFrame:
             f"{s.at[m, 'mean']:.4g} [{s.at[m, 'ci_low']:.4g}, {s.at[m, 'ci_high']:.4g}]"
             for m in METRICS
         ]
-    table["how it is computed"] = [f"({info.family}) {info.definition}" for info in METRICS.values()]
+    table["how it is computed"] = [
+        f"({info.family}) {info.definition}" for info in METRICS.values()
+    ]
     return table
 
 
@@ -55,17 +58,23 @@ def run_baselines(
     ]
     table = metric_table(evaluations)
 
-    run_dir = results / f"baselines-{data.name.replace(':', '_').replace('/', '_')}-{data.size}px-seed{seed}"
+    label = "folder" if dataset.startswith("folder:") else dataset
+    run_dir = results / f"baselines-{label}-{data.size}px-seed{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     split.save(run_dir / "split.json")
     for e in evaluations:
         e.per_image.to_csv(run_dir / f"{e.predictor}_per_image.csv")
     long_summary(evaluations).to_csv(run_dir / "summary.csv", index=False)
-    (run_dir / "config.json").write_text(
-        json.dumps({"dataset": dataset, "size": data.size, "seed": seed, "images": len(data),
-                    "skipped": {k: len(v) for k, v in data.skipped.items()},
-                    "seconds": round(time.time() - started, 2)}, indent=1)
-    )
+    config = {
+        "dataset": dataset,
+        "size": data.size,
+        "seed": seed,
+        "images": len(data),
+        "skipped": {reason: len(files) for reason, files in data.skipped.items()},
+        "seconds": round(time.time() - started, 2),
+        "provenance": provenance(),
+    }
+    (run_dir / "config.json").write_text(json.dumps(config, indent=1))
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / f"{run_dir.name}.csv")
     (out / f"{run_dir.name}.md").write_text(table.to_markdown() + "\n")
@@ -74,7 +83,9 @@ def run_baselines(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="colorize-suite", description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="faces", help="faces, landscapes, cifar10 or folder:PATH")
+    parser.add_argument(
+        "--dataset", default="faces", help="faces, landscapes, cifar10 or folder:PATH"
+    )
     parser.add_argument("--data-dir", help="folder holding the datasets (sets COLORIZE_DATA)")
     parser.add_argument("--size", type=int, help="square image size (default: the dataset's own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split")
@@ -85,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COLORIZE_DATA"] = str(Path(args.data_dir).resolve())
 
     table = run_baselines(args.dataset, size=args.size, seed=args.seed, out=args.out)
-    print(f"\nTrivial baselines on the {args.dataset} test split (seed {args.seed}), "
-          "mean over images [bootstrap 95% CI]:\n")
+    print(
+        f"\nTrivial baselines on the {args.dataset} test split (seed {args.seed}), "
+        "mean over images [bootstrap 95% CI]:\n"
+    )
     print(table.to_markdown())
     return 0
 

@@ -71,8 +71,14 @@ def test_round_trip_is_identity():
 def test_out_of_gamut_ab_is_clipped_to_displayable_rgb():
     lightness = torch.linspace(0, 100, 11).view(1, 1, 11, 1).expand(1, 1, 11, 11)
     ab = torch.linspace(-200, 200, 11)
-    lab = torch.cat([lightness, ab.view(1, 1, 1, 11).expand(1, 1, 11, 11),
-                     ab.view(1, 1, 11, 1).expand(1, 1, 11, 11)], dim=1)
+    lab = torch.cat(
+        [
+            lightness,
+            ab.view(1, 1, 1, 11).expand(1, 1, 11, 11),
+            ab.view(1, 1, 11, 1).expand(1, 1, 11, 11),
+        ],
+        dim=1,
+    )
     rgb = color.lab_to_rgb(lab)
     assert torch.isfinite(rgb).all() and rgb.min() >= 0 and rgb.max() <= 1
     # L = 0 stays black and L = 100 with a = b = 0 is white, whatever the gamut
@@ -101,8 +107,10 @@ def test_normalisation_round_trip_and_rebuild():
     assert torch.allclose(color.denormalize_ab(color.normalize_ab(ab)), ab)
     rebuilt = color.rgb_from_prediction(lightness, color.normalize_ab(ab))
     assert torch.allclose(rebuilt, color.lab_to_rgb(color.join_lab(lightness, ab)))
-    assert torch.equal(color.join_lab(*color.split_lab(color.join_lab(lightness, ab))),
-                       color.join_lab(lightness, ab))
+    assert torch.equal(
+        color.join_lab(*color.split_lab(color.join_lab(lightness, ab))),
+        color.join_lab(lightness, ab),
+    )
 
 
 @pytest.mark.gpu

@@ -166,8 +166,9 @@ def test_shuffle_and_augmentation_follow_the_generator(faces):
 
     def run(seed):
         generator = torch.Generator().manual_seed(seed)
-        return torch.cat(list(iterate_batches(train, 5, shuffle=True, generator=generator,
-                                              augment=augment)))
+        return torch.cat(
+            list(iterate_batches(train, 5, shuffle=True, generator=generator, augment=augment))
+        )
 
     assert torch.equal(run(0), run(0))
     assert not torch.equal(run(0), run(1))

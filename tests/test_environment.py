@@ -29,6 +29,10 @@ def test_ci_runs_exactly_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme.split("\n## ")[0], "README's first section gives the test command"
-    assert "make suite" in readme.split("\n## ")[0], "README's first section gives the suite command"
-    commands = [line.strip() for line in ci.splitlines() if line.strip() and not line.startswith("#")]
+    assert "make suite" in readme.split("\n## ")[0], (
+        "README's first section gives the suite command"
+    )
+    commands = [
+        line.strip() for line in ci.splitlines() if line.strip() and not line.startswith("#")
+    ]
     assert commands[-1] == "make test"

@@ -22,11 +22,17 @@ def write_png16_rgb(path: Path, rgb16: np.ndarray) -> None:
     raw = b"".join(b"\0" + rgb16[row].astype(">u2").tobytes() for row in range(h))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_rgb_jpeg_and_png_read_as_uint8(tmp_path):
@@ -40,7 +46,7 @@ def test_rgb_jpeg_and_png_read_as_uint8(tmp_path):
 def test_every_mode_becomes_rgb(tmp_path, mode):
     source = Image.fromarray(colour_pattern())
     if mode == "I;16":
-        source = Image.fromarray((np.asarray(source.convert("L"), np.uint16) * 257))
+        source = Image.fromarray(np.asarray(source.convert("L"), np.uint16) * 257)
     else:
         source = source.convert(mode)
     suffix = ".jpg" if mode == "CMYK" else ".png" if mode != "LA" else ".png"
@@ -124,8 +130,11 @@ def test_fit_square_resizes_crops_and_refuses_small():
 def test_cifar10_colourless_rule_matches_its_grayscale_list():
     """Our colourless rule reproduces the dataset's own GRAYSCALE.txt exactly, on real files."""
     root = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10"
-    listed = {line.split("\t")[0] for line in (root / "GRAYSCALE.txt").read_text().splitlines()
-              if line.strip()}
+    listed = {
+        line.split("\t")[0]
+        for line in (root / "GRAYSCALE.txt").read_text().splitlines()
+        if line.strip()
+    }
     assert len(listed) == 147
     sample = sorted(listed)[::7] + sorted((root / "images" / "cat").glob("*.png"))[:60]
     for item in sample:
