@@ -1,0 +1,56 @@
+"""Checkpoints: plain tensors and numbers only, so they load with ``torch.load(weights_only=True)``.
+
+A checkpoint holds everything a run needs to continue exactly where it stopped: module and
+optimiser states, scheduler, epoch, RNG states, history, and the full resolved config (so a
+checkpoint alone says what it is). Files that are not ours get a clear ``CheckpointError``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "colorize-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A file that cannot be used as a colorize checkpoint; the message says why."""
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    torch.save({"format": FORMAT, "version": VERSION, **state}, partial)
+    partial.replace(path)  # a crash mid-write never leaves a truncated checkpoint behind
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint on the CPU with ``weights_only=True`` and check that it is one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (corrupt, truncated, or it holds objects that "
+            f"weights_only loading refuses): {e}"
+        ) from e
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a colorize checkpoint (no '{FORMAT}' marker); "
+            "pass a file written by colorize_core training, or a run folder"
+        )
+    if state.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path} is checkpoint format version {state.get('version')}; this code reads {VERSION}"
+        )
+    return state

@@ -1,0 +1,170 @@
+"""One typed, frozen configuration per experiment, built from flat notebook parameters or the CLI.
+
+``ExperimentConfig.from_params(model="unet", epochs=5, ...)`` takes the flat names a papermill
+``parameters`` cell uses, routes each to its part (data, model, train) and rejects unknown names
+and wrong types, so a typo in a notebook fails at once instead of silently running the default.
+The resolved config is saved with every run and inside every checkpoint (``to_dict``/``from_dict``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOSSES = ("mse", "l1", "smooth_l1")
+OPTIMIZERS = ("adamw", "adam")
+SCHEDULERS = ("plateau", "inverse_sqrt", "none")
+WANDB_MODES = ("off", "offline", "online")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images, at what size, and how the training split is augmented."""
+
+    dataset: str = "faces"  # faces, landscapes, cifar10 or folder:PATH
+    image_size: int | None = None  # None: the dataset's registered size
+    limit: int | None = None  # use only the first N usable images (small profiles)
+    augment: bool = True  # flip, rotation, resized crop; training split only
+    data_path: str | None = None  # explicit dataset folder; else COLORIZE_DATA, data/, download
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which registered architecture (``models.MODELS``) and its keyword arguments."""
+
+    model: str = "conv_ae"
+    model_kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation. Defaults are the reference study's faces settings."""
+
+    loss: str = "mse"  # regression loss on ab/128: mse, l1, smooth_l1
+    epochs: int = 30
+    batch_size: int = 20
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    betas: tuple[float, float] = (0.9, 0.999)
+    scheduler: str = "plateau"  # ReduceLROnPlateau on validation loss (reference)
+    plateau_patience: int = 3
+    plateau_factor: float = 0.5
+    warmup_steps: int = 100  # inverse_sqrt: constant for this many steps, then 1/sqrt decay
+    adversarial: bool = False  # train with the PatchGAN discriminator (model "gan")
+    gan_lambda: float = 100.0  # weight of the L1 term in the generator loss
+    device: str = "auto"  # auto: cuda, then mps, then cpu
+    wandb: str = "off"  # off, offline (a local run folder for `wandb sync`), online
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that defines one run; its ``name`` is the folder under ``output_dir``."""
+
+    name: str = "run"
+    seed: int = 0  # fixes the split, the initialisation, the batch order and the augmentation
+    profile: str = "custom"
+    output_dir: str = "results"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        t = self.train
+        for value, allowed, what in (
+            (t.loss, LOSSES, "loss"),
+            (t.optimizer, OPTIMIZERS, "optimizer"),
+            (t.scheduler, SCHEDULERS, "scheduler"),
+            (t.wandb, WANDB_MODES, "wandb"),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
+        positive = {"epochs": t.epochs, "batch_size": t.batch_size, "lr": t.lr}
+        for key, value in positive.items():
+            if value <= 0:
+                raise ValueError(f"{key} must be positive, got {value}")
+        if t.adversarial and self.model.model != "gan":
+            raise ValueError("adversarial training needs model='gan' (the reference generator)")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+    @classmethod
+    def from_params(cls, **params: Any) -> ExperimentConfig:
+        """Build from flat names (``epochs=3``, ``model="unet"``); unknown names are errors."""
+        parts = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+        owner = {f.name: part for part, kind in parts.items() for f in dataclasses.fields(kind)}
+        top = {f.name for f in dataclasses.fields(cls)} - set(parts)
+        unknown = sorted(set(params) - set(owner) - top)
+        if unknown:
+            valid = ", ".join(sorted(set(owner) | top))
+            raise TypeError(f"unknown parameter(s) {', '.join(unknown)}; valid: {valid}")
+        grouped: dict[str, dict] = {part: {} for part in parts}
+        for key, value in params.items():
+            if key in owner:
+                grouped[owner[key]][key] = value
+        if isinstance(grouped["train"].get("betas"), list):
+            grouped["train"]["betas"] = tuple(grouped["train"]["betas"])
+        return cls(
+            **{k: v for k, v in params.items() if k in top},
+            **{part: kind(**grouped[part]) for part, kind in parts.items()},
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ExperimentConfig:
+        flat = {k: v for k, v in values.items() if k not in ("data", "model", "train")}
+        for part in ("data", "model", "train"):
+            flat.update(values.get(part, {}))
+        return cls.from_params(**flat)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExperimentConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    """isinstance for the few annotation forms used above (X, X | None, tuple[...], dict)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        return (
+            isinstance(value, tuple)
+            and len(value) == len(args)
+            and all(_matches(v, a) for v, a in zip(value, args, strict=True))
+        )
+    if origin is not None:
+        return isinstance(value, origin)
+    if annotation is float:  # an int is a fine float (lr=1 is 1.0), a bool is not
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _check_types(config: Any) -> None:
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_types(value)
+        elif not _matches(value, hints[f.name]):
+            raise TypeError(
+                f"{f.name} must be {hints[f.name]}, got {value!r} ({type(value).__name__})"
+            )

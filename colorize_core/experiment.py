@@ -1,0 +1,111 @@
+"""What a notebook calls: ``run_experiment(config)`` trains, evaluates, fills ``results/<run>/``.
+
+A run folder holds ``config.json``, ``split.json``, ``history.csv``/``.json``,
+``metrics_per_image.csv``, ``metrics.json`` (summary with CIs, provenance, timing),
+``samples.png`` (input | prediction | truth for fixed test images) and ``checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from colorize_core.checkpoint import load_checkpoint
+from colorize_core.color import denormalize_ab, normalize_l, split_lab
+from colorize_core.config import ExperimentConfig
+from colorize_core.data import LabImages, Split, load_images, make_split, select
+from colorize_core.evaluate import Evaluation, evaluate
+from colorize_core.models import build_model
+from colorize_core.plots import comparison_grid
+from colorize_core.provenance import provenance
+from colorize_core.tracking import WandbLogger
+from colorize_core.train import FitResult, fit, pick_device
+
+SAMPLE_IMAGES = 6  # test images shown in samples.png: the first of the test split, always the same
+
+
+@dataclass
+class RunResult:
+    config: ExperimentConfig
+    data: LabImages
+    split: Split
+    fit: FitResult
+    evaluation: Evaluation
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.run_dir
+
+
+def load_data(config: ExperimentConfig) -> tuple[LabImages, Split]:
+    """The dataset of ``config`` (first ``limit`` images if set) and its seeded split."""
+    d = config.data
+    data = load_images(d.dataset, d.image_size, path=d.data_path)
+    if d.limit is not None and d.limit < len(data):
+        data = data.subset(range(d.limit))
+    return data, make_split(data.files, config.seed)
+
+
+def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=()) -> RunResult:
+    """Train and evaluate ``config``; with ``resume`` continue an interrupted run in place."""
+    started = time.time()
+    run_dir = config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data, split = load_data(config)
+    if (
+        resume
+        and (run_dir / "split.json").is_file()
+        and Split.load(run_dir / "split.json") != split
+    ):
+        raise RuntimeError(f"{run_dir}: saved split differs from this config's; not resuming")
+    config.save(run_dir / "config.json")
+    split.save(run_dir / "split.json")
+
+    wandb = WandbLogger(config)
+    try:
+        result = fit(config, data, split, resume=resume, callbacks=[*callbacks, wandb])
+        device = pick_device(config.train.device)
+        evaluation = evaluate(result.model, data, split, "test", name=config.name, device=device)
+        wandb.log_summary({f"test/{k}": v for k, v in evaluation.summary["mean"].items()})
+    finally:
+        wandb.close()
+
+    evaluation.per_image.to_csv(run_dir / "metrics_per_image.csv")
+    summary = {
+        "run": config.name,
+        "dataset": data.name,
+        "split": "test",
+        "images": len(split.test),
+        "best_epoch": result.best_epoch,
+        "metrics": evaluation.summary.to_dict(orient="index"),
+        "seconds": round(time.time() - started, 1),
+        "provenance": provenance(device),
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
+    save_samples(result.model, select(data, split, "test"), run_dir / "samples.png", device)
+    return RunResult(config, data, split, result, evaluation)
+
+
+@torch.inference_mode()
+def save_samples(model, test: LabImages, path: Path, device: torch.device | str = "cpu") -> None:
+    """Write input | prediction | truth for the first ``SAMPLE_IMAGES`` test images as a PNG."""
+    lab = test.lab[:SAMPLE_IMAGES].float().to(device)
+    lightness, ab_true = split_lab(lab)
+    ab_pred = denormalize_ab(model.eval()(normalize_l(lightness)).float())
+    Image.fromarray(comparison_grid(lightness.cpu(), ab_pred.cpu(), ab_true.cpu())).save(path)
+
+
+def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
+    """The best model of a run folder, or the model in a checkpoint file, with its config."""
+    source = Path(source)
+    path = source / "checkpoints" / "best.pt" if source.is_dir() else source
+    state = load_checkpoint(path)
+    config = ExperimentConfig.from_dict(state["config"])
+    model = build_model(config.model.model, **config.model.model_kwargs)
+    model.load_state_dict(state["modules"]["model"])
+    return model.eval(), config

@@ -1,0 +1,344 @@
+"""Training: one epoch loop shared by regression and adversarial training.
+
+``fit`` reads top to bottom: set up, maybe resume, then per epoch train, validate, schedule,
+checkpoint, log. What differs between plain regression and the adversarial pair lives in two small
+"task" classes with the same three methods (``train_step``, ``predict``, ``state``); checkpointing,
+history, progress bars, the divergence guard and Weights & Biases are written once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorize_core.augment import Augment
+from colorize_core.checkpoint import load_checkpoint, save_checkpoint
+from colorize_core.color import normalize_ab, normalize_l, split_lab
+from colorize_core.config import ExperimentConfig, TrainConfig
+from colorize_core.data import LabImages, Split, iterate_batches, select
+from colorize_core.models import build_model
+from colorize_core.models.gan import build_discriminator
+from colorize_core.progress import progress
+
+log = logging.getLogger(__name__)
+
+LOSS_FUNCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mse": F.mse_loss,
+    "l1": F.l1_loss,
+    "smooth_l1": F.smooth_l1_loss,
+}
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept on disk."""
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA, then Apple MPS, then CPU. Anything else is passed to ``torch.device``."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _autocast(device: torch.device):
+    # bf16 autocast on CUDA only: on these CPUs it has not yet been shown to keep the same
+    # validation loss (see the speed issue), and MPS support for bf16 varies.
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _optimizer(params: Iterable[nn.Parameter], t: TrainConfig) -> torch.optim.Optimizer:
+    kind = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    return kind(params, lr=t.lr, betas=t.betas, weight_decay=t.weight_decay)
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig):
+    """ReduceLROnPlateau (stepped on validation loss) or inverse square root (stepped per batch)."""
+    if t.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=t.plateau_factor, patience=t.plateau_patience
+        )
+    if t.scheduler == "inverse_sqrt":
+        warmup = max(1, t.warmup_steps)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min(1.0, math.sqrt(warmup / max(step, 1)))
+        )
+    return None
+
+
+def _prepare(module: nn.Module, device: torch.device) -> nn.Module:
+    module = module.to(device)
+    return module.to(memory_format=torch.channels_last) if device.type == "cuda" else module
+
+
+class Regression:
+    """A model trained on a pixel loss between its ab / 128 and the true ab / 128."""
+
+    def __init__(self, config: ExperimentConfig, device: torch.device) -> None:
+        t = config.train
+        self.device = device
+        self.model = _prepare(build_model(config.model.model, **config.model.model_kwargs), device)
+        self.optimizers = {"model": _optimizer(self.model.parameters(), t)}
+        self.modules = {"model": self.model}
+        self.loss = LOSS_FUNCTIONS[t.loss]
+
+    def train_step(self, lightness: torch.Tensor, ab: torch.Tensor) -> dict[str, torch.Tensor]:
+        optimizer = self.optimizers["model"]
+        with _autocast(self.device):
+            prediction = self.model(lightness)
+        loss = self.loss(prediction.float(), ab)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.detach()}
+
+    def predict(self, lightness: torch.Tensor) -> torch.Tensor:
+        with _autocast(self.device):
+            return self.model(lightness).float()
+
+
+class Adversarial:
+    """The reference pair: generator (model "gan") vs PatchGAN discriminator on (L, ab) pairs.
+
+    Discriminator: BCE-with-logits, real pairs -> 1, generated pairs -> 0 (halved, as in pix2pix).
+    Generator: BCE-with-logits towards 1 on its own pairs + ``gan_lambda`` * L1 to the true ab.
+    """
+
+    def __init__(self, config: ExperimentConfig, device: torch.device) -> None:
+        t = config.train
+        self.device = device
+        self.model = _prepare(build_model(config.model.model, **config.model.model_kwargs), device)
+        self.discriminator = _prepare(build_discriminator(), device)
+        self.optimizers = {
+            "model": _optimizer(self.model.parameters(), t),
+            "discriminator": _optimizer(self.discriminator.parameters(), t),
+        }
+        self.modules = {"model": self.model, "discriminator": self.discriminator}
+        self.gan_lambda = t.gan_lambda
+        self.loss = LOSS_FUNCTIONS[t.loss]
+
+    def train_step(self, lightness: torch.Tensor, ab: torch.Tensor) -> dict[str, torch.Tensor]:
+        bce = F.binary_cross_entropy_with_logits
+        with _autocast(self.device):
+            fake = self.model(lightness)
+            # discriminator step: tell real (L, ab) pairs from generated ones
+            real_logits = self.discriminator(lightness, ab)
+            fake_logits = self.discriminator(lightness, fake.detach())
+        loss_d = 0.5 * (
+            bce(real_logits.float(), torch.ones_like(real_logits, dtype=torch.float32))
+            + bce(fake_logits.float(), torch.zeros_like(fake_logits, dtype=torch.float32))
+        )
+        self.optimizers["discriminator"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizers["discriminator"].step()
+
+        # generator step: fool the updated discriminator while staying close to the truth
+        with _autocast(self.device):
+            logits = self.discriminator(lightness, fake)
+        adversarial = bce(logits.float(), torch.ones_like(logits, dtype=torch.float32))
+        l1 = F.l1_loss(fake.float(), ab)
+        loss_g = adversarial + self.gan_lambda * l1
+        self.optimizers["model"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizers["model"].step()
+        return {
+            "loss": self.loss(fake.detach().float(), ab),
+            "loss_g": loss_g.detach(),
+            "loss_g_adv": adversarial.detach(),
+            "loss_d": loss_d.detach(),
+        }
+
+    def predict(self, lightness: torch.Tensor) -> torch.Tensor:
+        with _autocast(self.device):
+            return self.model(lightness).float()
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` leaves behind, besides the files in ``run_dir``."""
+
+    model: nn.Module  # the model with the best validation loss, in eval mode
+    history: pd.DataFrame
+    best_epoch: int
+    run_dir: Path
+
+
+Callback = Callable[[dict, "Regression | Adversarial"], None]
+
+
+def _batches_to_model(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    lightness, ab = split_lab(lab)
+    return normalize_l(lightness), normalize_ab(ab)
+
+
+@torch.inference_mode()
+def validation_loss(task: Regression | Adversarial, data: LabImages, batch_size: int) -> float:
+    """Mean per-image regression loss of the task's model over ``data`` (eval mode)."""
+    for module in task.modules.values():
+        module.eval()
+    total = 0.0
+    for lab in iterate_batches(data, batch_size, device=task.device):
+        lightness, ab = _batches_to_model(lab)
+        total += task.loss(task.predict(lightness), ab).item() * len(lab)
+    return total / len(data)
+
+
+def _rng_state(generator: torch.Generator) -> dict:
+    state = {"torch": torch.get_rng_state(), "batches": generator.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["batches"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def fit(
+    config: ExperimentConfig,
+    data: LabImages,
+    split: Split,
+    *,
+    resume: bool = False,
+    callbacks: Iterable[Callback] = (),
+) -> FitResult:
+    """Train ``config`` on the train split, validate each epoch, checkpoint into its run folder.
+
+    Writes ``checkpoints/last.pt`` after every epoch, ``checkpoints/best.pt`` whenever the
+    validation loss improves, and ``history.csv``/``history.json``. With ``resume=True`` and a
+    ``last.pt`` present, training continues from it and ends exactly where an uninterrupted run
+    would (same batches, augmentation and dropout draws). A NaN or infinite loss raises
+    ``TrainingDiverged`` and leaves the last good checkpoint in place.
+    """
+    t = config.train
+    run_dir, device = config.run_dir, pick_device(t.device)
+    checkpoints = run_dir / "checkpoints"
+    torch.manual_seed(config.seed)  # initialisation (and dropout) draw from the global RNG
+    task = (Adversarial if t.adversarial else Regression)(config, device)
+    schedulers = {k: _scheduler(o, t) for k, o in task.optimizers.items()}
+    batches = torch.Generator().manual_seed(config.seed)  # batch order and augmentation
+    augment = Augment() if config.data.augment else None
+    train_data, val_data = select(data, split, "train"), select(data, split, "val")
+    history: list[dict] = []
+    best_loss, best_epoch, start = math.inf, 0, 0
+
+    # resume
+    if resume and (checkpoints / "last.pt").is_file():
+        state = load_checkpoint(checkpoints / "last.pt")
+        for name, module in task.modules.items():
+            module.load_state_dict(state["modules"][name])
+        for name, optimizer in task.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+            if schedulers[name] is not None:
+                schedulers[name].load_state_dict(state["schedulers"][name])
+        _set_rng_state(state["rng"], batches)
+        history, best_loss, best_epoch = state["history"], state["best_loss"], state["best_epoch"]
+        start = state["epoch"]
+        log.info("resuming %s after epoch %d of %d", config.name, start, t.epochs)
+
+    for epoch in range(start, t.epochs):
+        started = time.perf_counter()
+        for module in task.modules.values():
+            module.train()
+
+        # train one epoch
+        sums: dict[str, float] = {}
+        seen = 0
+        epoch_batches = iterate_batches(
+            train_data,
+            t.batch_size,
+            shuffle=True,
+            generator=batches,
+            augment=augment,
+            device=device,
+        )
+        steps = math.ceil(len(train_data) / t.batch_size)
+        for step, lab in enumerate(
+            progress(epoch_batches, total=steps, desc=f"epoch {epoch + 1}/{t.epochs}", leave=False)
+        ):
+            losses = {k: v.item() for k, v in task.train_step(*_batches_to_model(lab)).items()}
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise TrainingDiverged(
+                    f"{config.name}: non-finite loss {losses} at epoch {epoch + 1}, step {step + 1}"
+                    f"; the last good checkpoint is {checkpoints / 'last.pt'} (epoch {epoch}). "
+                    "Lower the learning rate or check the data."
+                )
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + value * len(lab)
+            seen += len(lab)
+            for scheduler in schedulers.values():
+                if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+                    scheduler.step()
+
+        # validate, schedule
+        val_loss = validation_loss(task, val_data, t.batch_size)
+        if not math.isfinite(val_loss):
+            raise TrainingDiverged(
+                f"{config.name}: validation loss is {val_loss} after epoch {epoch + 1}; the last "
+                f"good checkpoint is {checkpoints / 'last.pt'} (epoch {epoch})"
+            )
+        for scheduler in schedulers.values():
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(val_loss)
+        row = {"epoch": epoch + 1, **{k: v / seen for k, v in sums.items()}, "val_loss": val_loss}
+        row["lr"] = task.optimizers["model"].param_groups[0]["lr"]
+        row["seconds"] = time.perf_counter() - started
+        history.append(row)
+        improved = val_loss < best_loss
+        if improved:
+            best_loss, best_epoch = val_loss, epoch + 1
+
+        # checkpoint, log
+        state = {
+            "config": config.to_dict(),
+            "epoch": epoch + 1,
+            "modules": {k: m.state_dict() for k, m in task.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in task.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in schedulers.items() if s is not None},
+            "rng": _rng_state(batches),
+            "history": history,
+            "best_loss": best_loss,
+            "best_epoch": best_epoch,
+        }
+        save_checkpoint(checkpoints / "last.pt", state)
+        if improved:
+            save_checkpoint(checkpoints / "best.pt", state)
+        _write_history(history, run_dir)
+        log.info(
+            "%s epoch %d/%d: %s",
+            config.name,
+            epoch + 1,
+            t.epochs,
+            ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"),
+        )
+        for callback in callbacks:
+            callback(row, task)
+
+    best = load_checkpoint(checkpoints / "best.pt")
+    task.model.load_state_dict(best["modules"]["model"])
+    return FitResult(task.model.eval(), pd.DataFrame(history), best["best_epoch"], run_dir)
+
+
+def _write_history(history: list[dict], run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(history).to_csv(run_dir / "history.csv", index=False)
+    (run_dir / "history.json").write_text(json.dumps(history, indent=1))

@@ -1,0 +1,66 @@
+"""The experiment config: flat parameters in, typed frozen parts out, errors for typos."""
+
+import dataclasses
+
+import pytest
+
+from colorize_core.config import ExperimentConfig
+
+
+def test_flat_parameters_go_to_their_parts():
+    config = ExperimentConfig.from_params(
+        name="x",
+        seed=3,
+        dataset="landscapes",
+        image_size=64,
+        model="unet",
+        loss="l1",
+        epochs=2,
+        lr=1,
+        betas=[0.5, 0.999],
+        wandb="offline",
+    )
+    assert config.data.dataset == "landscapes" and config.data.image_size == 64
+    assert config.model.model == "unet" and config.train.loss == "l1"
+    assert config.train.lr == 1 and config.train.betas == (0.5, 0.999) and config.seed == 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 4
+
+
+def test_unknown_names_and_wrong_types_are_errors():
+    with pytest.raises(TypeError, match="unknown parameter.*epoch.*valid"):
+        ExperimentConfig.from_params(epoch=3)
+    with pytest.raises(TypeError, match="epochs"):
+        ExperimentConfig.from_params(epochs="3")
+    with pytest.raises(TypeError, match="epochs"):
+        ExperimentConfig.from_params(epochs=2.5)
+    with pytest.raises(TypeError, match="augment"):
+        ExperimentConfig.from_params(augment="yes")
+    with pytest.raises(TypeError, match="betas"):
+        ExperimentConfig.from_params(betas=(0.5,))
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"loss": "huber"}, "loss must be one of"),
+        ({"optimizer": "sgd"}, "optimizer must be one of"),
+        ({"scheduler": "cosine"}, "scheduler must be one of"),
+        ({"wandb": "yes"}, "wandb must be one of"),
+        ({"epochs": 0}, "epochs must be positive"),
+        ({"adversarial": True, "model": "unet"}, "model='gan'"),
+    ],
+)
+def test_bad_values_are_errors(params, message):
+    with pytest.raises(ValueError, match=message):
+        ExperimentConfig.from_params(**params)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    config = ExperimentConfig.from_params(
+        name="r", model="gan", adversarial=True, limit=10, model_kwargs={"base": 16}
+    )
+    config.save(tmp_path / "config.json")
+    assert ExperimentConfig.load(tmp_path / "config.json") == config
+    assert ExperimentConfig.from_dict(config.to_dict()) == config
+    assert config.run_dir.as_posix() == "results/r"

@@ -1,0 +1,197 @@
+"""Training: run folder, determinism, resume, divergence guard, adversarial loop, checkpoints."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from colorize_core import train as train_module
+from colorize_core.checkpoint import CheckpointError, load_checkpoint
+from colorize_core.config import ExperimentConfig
+from colorize_core.data import load_images, make_split
+from colorize_core.experiment import load_model, run_experiment
+from colorize_core.train import TrainingDiverged, fit, pick_device
+
+# conv_ae at a quarter of its width: the same code paths as the full model, a fraction of the time
+TINY = {
+    "dataset": "faces",
+    "image_size": 32,
+    "limit": 40,
+    "batch_size": 8,
+    "lr": 1e-3,
+    "model_kwargs": {"base": 16},
+}
+
+
+def tiny_config(tmp_path, **overrides) -> ExperimentConfig:
+    params = {"name": "tiny", "output_dir": str(tmp_path), "epochs": 3, **TINY, **overrides}
+    return ExperimentConfig.from_params(**params)
+
+
+@pytest.fixture(scope="module")
+def tiny_faces():
+    data = load_images("faces", 32).subset(range(40))
+    return data, make_split(data.files, seed=0)
+
+
+def weights(model: torch.nn.Module) -> dict:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_run_fills_its_folder_and_loss_falls(tmp_path):
+    result = run_experiment(tiny_config(tmp_path, epochs=4))
+    run_dir = tmp_path / "tiny"
+    for name in (
+        "config.json",
+        "split.json",
+        "history.csv",
+        "history.json",
+        "metrics_per_image.csv",
+        "metrics.json",
+        "samples.png",
+        "checkpoints/last.pt",
+        "checkpoints/best.pt",
+    ):
+        assert (run_dir / name).is_file(), name
+    history = pd.read_csv(run_dir / "history.csv")
+    assert list(history["epoch"]) == [1, 2, 3, 4]
+    assert history["loss"].iloc[-1] < 0.8 * history["loss"].iloc[0]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["images"] == len(result.split.test) == 6
+    assert np.isfinite(metrics["metrics"]["psnr_ab"]["mean"])
+    assert metrics["provenance"]["device"] == "cpu"
+    assert Image.open(run_dir / "samples.png").size == (3 * 32 + 4, 6 * 32 + 10)
+    assert ExperimentConfig.load(run_dir / "config.json") == result.config
+
+
+def test_same_seed_same_losses_and_weights(tmp_path, tiny_faces):
+    data, split = tiny_faces
+    first = fit(tiny_config(tmp_path / "a", epochs=2), data, split)
+    second = fit(tiny_config(tmp_path / "b", epochs=2), data, split)
+    columns = ["loss", "val_loss"]
+    pd.testing.assert_frame_equal(first.history[columns], second.history[columns], rtol=0, atol=0)
+    for key, value in weights(first.model).items():
+        assert torch.equal(value, second.model.state_dict()[key]), key
+    other = fit(tiny_config(tmp_path / "c", epochs=2, seed=1), data, split)
+    assert not first.history["loss"].equals(other.history["loss"])
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, tiny_faces):
+    data, split = tiny_faces
+    whole = fit(tiny_config(tmp_path / "whole"), data, split)
+
+    def stop_after_first_epoch(row, task):
+        if row["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    config = tiny_config(tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, data, split, callbacks=[stop_after_first_epoch])
+    assert load_checkpoint(config.run_dir / "checkpoints" / "last.pt")["epoch"] == 1
+    resumed = fit(config, data, split, resume=True)
+    columns = ["epoch", "loss", "val_loss", "lr"]
+    pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns], atol=0, rtol=0)
+    for key, value in weights(whole.model).items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
+    tmp_path, tiny_faces, monkeypatch
+):
+    data, split = tiny_faces
+    calls = {"n": 0}
+
+    def poisoned(prediction, target):
+        calls["n"] += 1
+        loss = torch.nn.functional.mse_loss(prediction, target)
+        return loss * float("nan") if calls["n"] > 5 else loss  # epoch 1 has 4 steps
+
+    monkeypatch.setitem(train_module.LOSS_FUNCTIONS, "mse", poisoned)
+    config = tiny_config(tmp_path)
+    with pytest.raises(TrainingDiverged, match="non-finite loss.*epoch 2"):
+        fit(config, data, split)
+    assert load_checkpoint(config.run_dir / "checkpoints" / "last.pt")["epoch"] == 1
+
+
+def test_adversarial_loop_trains_both_players_on_real_and_fake_pairs(tmp_path, tiny_faces):
+    data, split = tiny_faces
+    seen = {"real": 0, "fake": 0}
+
+    def spy(row, task):
+        assert np.isfinite(row["loss_d"]) and np.isfinite(row["loss_g"])
+
+    original = train_module.Adversarial.train_step
+
+    def counting_step(self, lightness, ab):
+        forward = self.discriminator.forward
+
+        def watch(light, pair_ab):
+            seen["real" if torch.equal(pair_ab, ab) else "fake"] += 1
+            return forward(light, pair_ab)
+
+        self.discriminator.forward = watch
+        try:
+            return original(self, lightness, ab)
+        finally:
+            del self.discriminator.forward
+
+    train_module.Adversarial.train_step = counting_step
+    try:
+        config = tiny_config(
+            tmp_path, model="gan", adversarial=True, epochs=2, betas=(0.5, 0.999), loss="l1"
+        )
+        result = fit(config, data, split, callbacks=[spy])
+    finally:
+        train_module.Adversarial.train_step = original
+    assert {"loss", "loss_g", "loss_g_adv", "loss_d"} <= set(result.history.columns)
+    assert seen["real"] == 8 and seen["fake"] == 16  # per step: one real, two fake (D and G)
+    state = load_checkpoint(config.run_dir / "checkpoints" / "last.pt")
+    assert set(state["modules"]) == {"model", "discriminator"}
+
+
+def test_foreign_and_corrupt_checkpoints_get_clear_errors(tmp_path):
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "foreign.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint at all")
+    torch.save(
+        {"format": "colorize-checkpoint", "version": 1, "obj": Image.new("RGB", (1, 1))},
+        tmp_path / "pickled.pt",
+    )
+    with pytest.raises(CheckpointError, match="not a colorize checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "corrupt.pt")
+    with pytest.raises(CheckpointError, match="weights_only"):
+        load_checkpoint(tmp_path / "pickled.pt")
+    with pytest.raises(CheckpointError, match="no such"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_load_model_from_a_run_folder(tmp_path, tiny_faces):
+    data, split = tiny_faces
+    config = tiny_config(tmp_path, epochs=1, model="cnn8", model_kwargs={"base": 8})
+    result = fit(config, data, split)
+    model, loaded = load_model(config.run_dir)
+    assert loaded == config
+    lightness = torch.rand(2, 1, 32, 32)
+    assert torch.equal(model(lightness), result.model(lightness))
+
+
+def test_device_choice():
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else pick_device().type)
+
+
+@pytest.mark.parametrize("mode", ["off", "offline"])
+def test_wandb_off_writes_nothing_and_offline_writes_a_syncable_run(tmp_path, mode, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    config = tiny_config(tmp_path, epochs=1, wandb=mode, model="cnn8", model_kwargs={"base": 8})
+    run_experiment(config)
+    runs = list((config.run_dir / "wandb").glob("offline-run-*")) if mode == "offline" else []
+    if mode == "off":
+        assert not (config.run_dir / "wandb").exists()
+    else:
+        assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
