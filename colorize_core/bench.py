@@ -1,10 +1,11 @@
 """Speed measurements (``python -m colorize_core.bench``): each claim a ratio of two paths timed in
 the same run, median of repeated timings after a warm-up.
 
-Measured so far: images per second that the data path delivers to a training loop,
-(a) the reference pipeline: per-sample PIL decode, torchvision transforms and scikit-image
-``rgb2lab`` behind a DataLoader (batch 20), against
-(b) ours: the decode-once Lab tensor cache served from memory with batched augmentation.
+Measured so far:
+1. images per second that the data path delivers to a training loop, (a) the reference pipeline:
+   per-sample PIL decode, torchvision transforms and scikit-image ``rgb2lab`` behind a DataLoader
+   (batch 20), against (b) ours: the decode-once Lab tensor cache served from memory;
+2. images per second of one training step (forward, backward, AdamW) of each model, batch 16.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from colorize_core.augment import Augment
+from colorize_core.color import normalize_ab, normalize_l, split_lab
 from colorize_core.data import iterate_batches, load_images
 from colorize_core.datasets import resolve_dataset
+from colorize_core.models import MODELS, build_model
 
 
 class ReferenceDataset(Dataset):
@@ -86,6 +89,26 @@ def data_path(dataset: str, size: int, limit: int, repeats: int) -> dict:
     }
 
 
+def train_step(model_name: str, size: int, batch: int = 16, repeats: int = 5) -> dict:
+    """Images per second of forward + MSE backward + AdamW step on real faces, eager float32."""
+    data = load_images("faces", size)
+    lightness, ab = split_lab(data.lab[:batch].float())
+    lightness, ab = normalize_l(lightness), normalize_ab(ab)
+    torch.manual_seed(0)
+    model = build_model(model_name).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-4)
+    rates = []
+    for step in range(repeats + 2):  # two warm-up steps
+        start = time.perf_counter()
+        loss = torch.nn.functional.mse_loss(model(lightness), ab)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step >= 2:
+            rates.append(batch / (time.perf_counter() - start))
+    return {"model": model_name, "size": size, "batch": batch, "img_per_s": rates}
+
+
 def machine() -> dict:
     return {
         "host": platform.node(),
@@ -102,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[128])
     parser.add_argument("--limit", type=int, default=300, help="images per timed pass")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--models", nargs="*", default=list(MODELS), help="training-step models")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
-    results = {"machine": machine(), "data_path": []}
+    results = {"machine": machine(), "data_path": [], "train_step": []}
     for size in args.sizes:
         row = data_path(args.dataset, size, args.limit, args.repeats)
         results["data_path"].append(row)
@@ -115,6 +139,14 @@ def main(argv: list[str] | None = None) -> int:
             f" cache + flip {med['cached_flip_img_per_s']:.0f}"
             f" ({row['ratio_flip_median']:.1f}x); cache + flip, rotation, crop"
             f" {med['cached_full_augment_img_per_s']:.0f} ({row['ratio_full_augment_median']:.1f}x)"
+        )
+    for name in args.models:
+        row = train_step(name, 128, repeats=args.repeats)
+        results["train_step"].append(row)
+        rates = row["img_per_s"]
+        print(
+            f"train step {name} 128px batch 16: {statistics.median(rates):.1f} img/s"
+            f" (median of {len(rates)}, range {min(rates):.1f}-{max(rates):.1f})"
         )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
