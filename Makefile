@@ -18,14 +18,18 @@ test: lint  ## style checks, then the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check colorize_core tests tools
-	$(BIN)/ruff format --check colorize_core tests tools
+	$(BIN)/ruff check colorize_core tests tools notebooks
+	$(BIN)/ruff format --check colorize_core tests tools notebooks
+
+lab: $(STAMP)  ## open the notebooks in JupyterLab, with this environment's kernel
+	$(BIN)/jupyter lab notebooks $(ARGS)
 
 # (Re)install whenever pyproject.toml changes; pip only fetches what is missing or outdated.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | $(QUIET_PIP)
 	$(BIN)/python -m pip install --quiet --editable '.[dev]' 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name colorize --display-name "Python (colorize)"
 	touch $(STAMP)
 
 clean-venv:

@@ -84,3 +84,8 @@ def make_baseline(name: str, train_lab: torch.Tensor) -> nn.Module:
             f"train_lab must be a non-empty (N, 3, H, W) tensor, got {tuple(train_lab.shape)}"
         )
     return BASELINES[name](train_lab).eval()
+
+
+def fit_baselines(train_lab: torch.Tensor) -> dict[str, nn.Module]:
+    """Every baseline, by name, fitted on the training split's Lab tensor."""
+    return {name: make_baseline(name, train_lab) for name in BASELINES}

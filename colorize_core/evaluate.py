@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from colorize_core.baselines import fit_baselines
 from colorize_core.color import denormalize_ab, normalize_l, split_lab
 from colorize_core.data import LabImages, Split, iterate_batches, select
 from colorize_core.metrics import METRICS, image_metrics
@@ -77,6 +78,12 @@ def evaluate(
     return Evaluation(
         label, data.name, which if split is not None else "all", per_image, summarize(per_image)
     )
+
+
+def evaluate_baselines(data: LabImages, split: Split, which: str = "test") -> list[Evaluation]:
+    """Every trivial baseline, fitted on the training split, scored on ``which``."""
+    baselines = fit_baselines(select(data, split, "train").lab)
+    return [evaluate(model, data, split, which, name=name) for name, model in baselines.items()]
 
 
 def compare(evaluations: list[Evaluation], metrics: list[str] | None = None) -> pd.DataFrame:

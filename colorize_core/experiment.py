@@ -92,12 +92,17 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
 
 
 @torch.inference_mode()
+def predict_ab(model: torch.nn.Module, lightness: torch.Tensor, device="cpu") -> torch.Tensor:
+    """ab in Lab units (N, 2, H, W) on the CPU, for L in Lab units (N, 1, H, W)."""
+    model = model.to(device).eval()
+    return denormalize_ab(model(normalize_l(lightness.to(device))).float()).cpu()
+
+
 def save_samples(model, test: LabImages, path: Path, device: torch.device | str = "cpu") -> None:
     """Write input | prediction | truth for the first ``SAMPLE_IMAGES`` test images as a PNG."""
-    lab = test.lab[:SAMPLE_IMAGES].float().to(device)
-    lightness, ab_true = split_lab(lab)
-    ab_pred = denormalize_ab(model.eval()(normalize_l(lightness)).float())
-    Image.fromarray(comparison_grid(lightness.cpu(), ab_pred.cpu(), ab_true.cpu())).save(path)
+    lightness, ab_true = split_lab(test.lab[:SAMPLE_IMAGES].float())
+    ab_pred = predict_ab(model, lightness, device)
+    Image.fromarray(comparison_grid(lightness, ab_pred, ab_true)).save(path)
 
 
 def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:

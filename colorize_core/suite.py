@@ -1,107 +1,278 @@
-"""The experiment suite's command line (``colorize-suite``, ``python -m colorize_core.suite``).
+"""The experiment suite (``colorize-suite``, ``python -m colorize_core.suite``).
 
-Until the experiment notebooks land this runs the part every report starts from: the trivial
-baselines (gray, mean_ab, mean_ab_map) on a dataset's seeded test split, printed as a table with
-95% CIs and written to ``reports/baselines/`` (tables) and ``results/`` (per-image metrics).
+Runs the notebooks in ``notebooks/`` with papermill under a profile (smoke, cpu, full; see
+``profiles.py``) and writes ``reports/<profile>/``: the executed notebooks, an HTML copy of each,
+the summary notebook's tables (CSV, Markdown) and figures (PNG), ``run.json`` (profile, device,
+commit, package versions, wall times) and ``index.html`` linking it all. A notebook that fails is
+reported with its cell and error and the others still run; the exit status is the number of
+notebooks that failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import html
 import json
-import logging
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from colorize_core.baselines import BASELINES, make_baseline
-from colorize_core.data import load_images, make_split, select
-from colorize_core.evaluate import Evaluation, evaluate, long_summary
-from colorize_core.metrics import METRICS
+from colorize_core.profiles import NOTEBOOKS, PROFILE_NAMES, notebook_parameters
+from colorize_core.progress import progress_enabled
 from colorize_core.provenance import provenance
 
-
-def metric_table(evaluations: list[Evaluation]) -> pd.DataFrame:
-    """Rows = metrics, columns = predictors (``mean [95% CI]``), last column = the definition."""
-    table = pd.DataFrame(index=pd.Index(list(METRICS), name="metric"))
-    for e in evaluations:
-        s = e.summary
-        table[e.predictor] = [
-            f"{s.at[m, 'mean']:.4g} [{s.at[m, 'ci_low']:.4g}, {s.at[m, 'ci_high']:.4g}]"
-            for m in METRICS
-        ]
-    table["how it is computed"] = [
-        f"({info.family}) {info.definition}" for info in METRICS.values()
-    ]
-    return table
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+KERNEL = "colorize"  # the Jupyter kernel of this environment; ensure_kernel() registers it
 
 
-def run_baselines(
-    dataset: str = "faces",
+@dataclass
+class NotebookRun:
+    """How one notebook went."""
+
+    name: str
+    ok: bool
+    seconds: float
+    notebook: str  # executed copy, relative to the report folder
+    html: str | None
+    error: str | None = None
+    cell: int | None = None  # execution count of the failing cell
+
+
+def ensure_kernel() -> str:
+    """Register this Python as the ``colorize`` Jupyter kernel (in this environment) if needed."""
+    from ipykernel.kernelspec import install
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL)
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL
+    except NoSuchKernel:
+        pass
+    install(kernel_name=KERNEL, display_name="Python (colorize)", prefix=sys.prefix)
+    return KERNEL
+
+
+def export_html(notebook: Path) -> Path:
+    """An HTML copy of an executed notebook, next to it."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(notebook))
+    target = notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def run_notebook(name: str, parameters: dict, out: Path) -> NotebookRun:
+    """Execute ``notebooks/<name>.ipynb`` into ``out/<name>.ipynb``; never raises for a failure."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source, target = NOTEBOOK_DIR / f"{name}.ipynb", out / f"{name}.ipynb"
+    started, error, cell = time.perf_counter(), None, None
+    try:
+        papermill.execute_notebook(
+            str(source), str(target), parameters=parameters, kernel_name=KERNEL,
+            cwd=str(NOTEBOOK_DIR), progress_bar=progress_enabled(), log_output=False,
+        )  # fmt: skip
+    except PapermillExecutionError as e:
+        error, cell = f"{e.ename}: {e.evalue}", e.exec_count
+    except Exception as e:  # a dead kernel, a missing notebook: report it, keep the batch going
+        error = f"{type(e).__name__}: {e}"
+    seconds = time.perf_counter() - started
+    page = None
+    if target.is_file():
+        try:
+            page = export_html(target).name
+        except Exception as e:  # the notebook still counts; say why there is no HTML
+            error = error or f"HTML export failed: {e}"
+    return NotebookRun(name, error is None, round(seconds, 1), target.name, page, error, cell)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def run_suite(
+    profile: str,
     *,
-    size: int | None = None,
-    seed: int = 0,
-    out: Path = Path("reports/baselines"),
-    results: Path = Path("results"),
-) -> pd.DataFrame:
-    """Evaluate every baseline on ``dataset``'s test split; write tables and per-image metrics."""
+    only: list[str] | None = None,
+    out: Path | None = None,
+    results: Path = ROOT / "results",
+    device: str | None = None,
+    seed: int | None = None,
+    parallel: int = 1,
+    overrides: dict[str, dict] | None = None,
+) -> list[NotebookRun]:
+    """Run the selected notebooks (summary last) and write the report folder; see module doc."""
+    selected = [n for n in NOTEBOOKS if not only or n in only]
+    unknown = sorted(set(only or ()) - set(NOTEBOOKS))
+    if unknown:
+        raise KeyError(
+            f"unknown notebook(s) {', '.join(unknown)}; choose from {', '.join(NOTEBOOKS)}"
+        )
+    out = (out or ROOT / "reports" / profile).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    results = results.resolve()
+    ensure_kernel()
     started = time.time()
-    data = load_images(dataset, size)
-    split = make_split(data.files, seed)
-    train = select(data, split, "train")
-    evaluations = [
-        evaluate(make_baseline(name, train.lab), data, split, "test", name=name)
-        for name in BASELINES
-    ]
-    table = metric_table(evaluations)
 
-    label = "folder" if dataset.startswith("folder:") else dataset
-    run_dir = results / f"baselines-{label}-{data.size}px-seed{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    split.save(run_dir / "split.json")
-    for e in evaluations:
-        e.per_image.to_csv(run_dir / f"{e.predictor}_per_image.csv")
-    long_summary(evaluations).to_csv(run_dir / "summary.csv", index=False)
-    config = {
-        "dataset": dataset,
-        "size": data.size,
+    def parameters(name: str, index: int) -> dict:
+        params = notebook_parameters(profile, name)
+        params["OUTPUT_DIR"] = str(results)
+        if name == "summary":
+            params["REPORT_DIR"] = str(out)
+        if device:
+            params["DEVICE"] = _device_for(device, index, parallel)
+        if seed is not None:
+            params["SEED"] = seed
+        params.update((overrides or {}).get(name, {}))
+        return params
+
+    def one(item: tuple[int, str]) -> NotebookRun:
+        index, name = item
+        _say(f"[{index + 1}/{len(selected)}] {name}: started")
+        run = run_notebook(name, parameters(name, index), out)
+        where = f" in cell [{run.cell}]" if run.cell else ""
+        status = "finished" if run.ok else f"FAILED{where}: {run.error}"
+        _say(f"[{index + 1}/{len(selected)}] {name}: {status} ({run.seconds:.0f} s)")
+        return run
+
+    experiments = [(i, n) for i, n in enumerate(selected) if n != "summary"]
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        runs = list(pool.map(one, experiments))
+    if "summary" in selected:
+        runs.append(one((selected.index("summary"), "summary")))
+
+    info = {
+        "profile": profile,
         "seed": seed,
-        "images": len(data),
-        "skipped": {reason: len(files) for reason, files in data.skipped.items()},
-        "seconds": round(time.time() - started, 2),
+        "device": device or "auto",
+        "parallel": parallel,
+        "wall_seconds": round(time.time() - started, 1),
+        "results": str(results),
+        "notebooks": [asdict(r) for r in runs],
         "provenance": provenance(),
     }
-    (run_dir / "config.json").write_text(json.dumps(config, indent=1))
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / f"{run_dir.name}.csv")
-    (out / f"{run_dir.name}.md").write_text(table.to_markdown() + "\n")
-    return table
+    (out / "run.json").write_text(json.dumps(info, indent=1))
+    write_index(out, runs, info)
+    return runs
+
+
+def _device_for(device: str, index: int, parallel: int) -> str:
+    """With several GPUs and ``--parallel``, spread notebooks over them (one per GPU)."""
+    import torch
+
+    if device in ("cuda", "auto") and parallel > 1 and torch.cuda.device_count() > 1:
+        return f"cuda:{index % torch.cuda.device_count()}"
+    return device
+
+
+def write_index(out: Path, runs: list[NotebookRun], info: dict) -> Path:
+    """``index.html``: run facts, links to every notebook, the summary tables and figures."""
+    rows = "".join(
+        f"<tr><td>{html.escape(r.name)}</td><td>{'ok' if r.ok else 'FAILED'}</td>"
+        f"<td>{r.seconds:.0f} s</td>"
+        f"<td>{_link(r.html, 'HTML')} {_link(r.notebook, 'notebook')}</td>"
+        f"<td>{html.escape(r.error or '')}</td></tr>"
+        for r in runs
+    )
+    origin = info["provenance"]
+    facts = (
+        f"profile <b>{info['profile']}</b>, device {html.escape(info['device'])} "
+        f"({html.escape(origin['platform'])}, {origin['cpu_threads']} threads), commit "
+        f"<code>{origin['commit']}</code>, torch {origin['packages']['torch']}, "
+        f"wall time {info['wall_seconds'] / 60:.1f} min, finished {origin['time_utc']}"
+    )
+    tables = "".join(
+        f"<h3>{html.escape(path.stem)}</h3>"
+        + pd.read_csv(path, index_col=0).fillna("").to_html(border=0, classes="table")
+        for path in sorted((out / "tables").glob("*.csv"))
+    )
+    figures = "".join(
+        f'<figure><img src="figures/{p.name}" alt="{p.stem}"><figcaption>{p.stem}</figcaption>'
+        "</figure>"
+        for p in sorted((out / "figures").glob("*.png"))
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>colorize report: {info["profile"]}</title><style>
+body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}}
+table{{border-collapse:collapse;font-size:13px}}
+td,th{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}}
+img{{max-width:100%}}figure{{margin:1em 0}}</style></head><body>
+<h1>colorize: {info["profile"]} profile</h1><p>{facts}</p>
+<h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>time</th><th>open</th>
+<th>error</th></tr>{rows}</table>
+<h2>Summary tables</h2>{tables or "<p>No summary tables (the summary notebook did not run).</p>"}
+<h2>Figures</h2>{figures}
+</body></html>"""
+    target = out / "index.html"
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+def _link(target: str | None, label: str) -> str:
+    return f'<a href="{html.escape(target)}">{label}</a>' if target else ""
+
+
+def _parse_set(items: list[str]) -> dict[str, dict]:
+    """``NOTEBOOK.PARAM=VALUE`` (VALUE a Python literal) -> {notebook: {PARAM: value}}."""
+    overrides: dict[str, dict] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        notebook, _, param = key.partition(".")
+        if not value or not param:
+            raise SystemExit(f"--set expects NOTEBOOK.PARAM=VALUE, got {item!r}")
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parsed = value  # a bare word is a string
+        overrides.setdefault(notebook, {})[param] = parsed
+    return overrides
+
+
+def default_profile() -> str:
+    import torch
+
+    return "full" if torch.cuda.is_available() else "cpu"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="colorize-suite", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--dataset", default="faces", help="faces, landscapes, cifar10 or folder:PATH"
-    )
+    parser.add_argument("--profile", choices=PROFILE_NAMES, help="default: full on CUDA, else cpu")
+    parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=", ".join(NOTEBOOKS))
     parser.add_argument("--data-dir", help="folder holding the datasets (sets COLORIZE_DATA)")
-    parser.add_argument("--size", type=int, help="square image size (default: the dataset's own)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split")
-    parser.add_argument("--out", type=Path, default=Path("reports/baselines"))
+    parser.add_argument("--out", type=Path, help="report folder (default reports/<profile>)")
+    parser.add_argument("--results", type=Path, default=ROOT / "results", help="run folders")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: auto)")
+    parser.add_argument("--seed", type=int, help="override every notebook's SEED")
+    parser.add_argument("--parallel", type=int, default=1, help="notebooks at once")
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="NB.PARAM=VALUE",
+        help="override notebook parameters, e.g. faces_cnn.EPOCHS=5",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.data_dir:
         os.environ["COLORIZE_DATA"] = str(Path(args.data_dir).resolve())
-
-    table = run_baselines(args.dataset, size=args.size, seed=args.seed, out=args.out)
-    print(
-        f"\nTrivial baselines on the {args.dataset} test split (seed {args.seed}), "
-        "mean over images [bootstrap 95% CI]:\n"
-    )
-    print(table.to_markdown())
-    return 0
+    profile = args.profile or default_profile()
+    _say(f"colorize suite: profile {profile}, reports in {args.out or f'reports/{profile}'}")
+    runs = run_suite(
+        profile, only=args.only, out=args.out, results=args.results, device=args.device,
+        seed=args.seed, parallel=args.parallel, overrides=_parse_set(args.set),
+    )  # fmt: skip
+    failed = [r for r in runs if not r.ok]
+    out = (args.out or ROOT / "reports" / profile).resolve()
+    _say(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran; report: {out / 'index.html'}")
+    for run in failed:
+        _say(f"  FAILED {run.name} (cell [{run.cell}]): {run.error}")
+    return len(failed)
 
 
 if __name__ == "__main__":

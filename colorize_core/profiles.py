@@ -1,0 +1,115 @@
+"""The suite's notebooks and the parameters each profile gives them.
+
+- ``smoke``: every notebook end to end in a few minutes on 2 CPU cores (tiny subsets, 32 px,
+  1-2 epochs); the test suite runs it. Its numbers mean nothing.
+- ``cpu``: real results in under two hours on 2 CPU cores. The faces notebooks keep the
+  reference settings (30 epochs at 128 px); the others use the subsets, sizes and epochs below.
+- ``full``: the reference studies' settings on whole datasets, for a GPU.
+
+A notebook's own ``parameters`` cell holds the ``cpu`` values (a test checks it), so opening it in
+JupyterLab and running it by hand gives the cpu experiment; the suite injects a profile's values.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+
+NOTEBOOKS = (
+    "faces_cnn",
+    "faces_gan",
+    "landscapes_cnn",
+    "ablations",
+    "baselines_cnn_vs_unet",
+    "summary",  # last: it reads the results of all the others
+)
+PROFILE_NAMES = ("smoke", "cpu", "full")
+
+# The reference study's faces settings: AdamW, ReduceLROnPlateau, 30 epochs, batch 20.
+_FACES = {
+    "DATASET": "faces", "MODEL": "conv_ae", "LOSS": "mse", "EPOCHS": 30, "BATCH_SIZE": 20,
+    "IMAGE_SIZE": 128, "LIMIT": None, "LR": 5e-4, "WEIGHT_DECAY": 1e-4,
+}  # fmt: skip
+# Adversarial pair: Adam betas (0.5, 0.999), lambda 100 (pix2pix), lr 2e-4, no weight decay.
+_GAN = {**_FACES, "MODEL": "gan", "LOSS": "l1", "LR": 2e-4, "WEIGHT_DECAY": 0.0,
+        "GAN_LAMBDA": 100.0}  # fmt: skip
+_ABLATION_VARIANTS = {
+    "reference": {},
+    "smooth_l1": {"loss": "smooth_l1"},
+    "weight_decay_1e-3": {"weight_decay": 1e-3},
+    "lr_1e-3": {"lr": 1e-3},
+}
+_CNN_VS_UNET = {"MODELS": ["cnn8", "unet"], "LOSS": "mse", "LR": 1e-3, "WEIGHT_DECAY": 1e-4,
+                "SCHEDULER": "inverse_sqrt"}  # fmt: skip
+
+CPU = {
+    "faces_cnn": {"RUN_NAME": "faces_cnn", **_FACES},
+    "faces_gan": {"RUN_NAME": "faces_gan", **_GAN},
+    # landscapes: 1,500 of the 6,000 scenes at 64 px, 15 epochs (the reference: all, 150 px).
+    "landscapes_cnn": {
+        "RUN_NAME": "landscapes_cnn",
+        **_FACES,
+        "DATASET": "landscapes",
+        "IMAGE_SIZE": 64,
+        "LIMIT": 1500,
+        "EPOCHS": 15,
+    },  # fmt: skip
+    # ablations: four faces runs at 64 px and 15 epochs each, so all four fit beside the rest.
+    "ablations": {
+        "RUN_PREFIX": "ablation",
+        **_FACES,
+        "IMAGE_SIZE": 64,
+        "EPOCHS": 15,
+        "VARIANTS": _ABLATION_VARIANTS,
+    },  # fmt: skip
+    "baselines_cnn_vs_unet": {
+        "RUN_PREFIX": "cnn_vs_unet",
+        **_CNN_VS_UNET,
+        "DATASETS": {
+            "landscapes": {"image_size": 64, "limit": 1500, "epochs": 10, "batch_size": 32},
+            "cifar10": {"image_size": 32, "limit": 4000, "epochs": 10, "batch_size": 64},
+        },
+    },
+    "summary": {},
+}
+
+_SMOKE_DATA = {"IMAGE_SIZE": 32, "LIMIT": 60, "EPOCHS": 1, "BATCH_SIZE": 16}
+SMOKE = {
+    "faces_cnn": {**CPU["faces_cnn"], **_SMOKE_DATA, "EPOCHS": 2},
+    "faces_gan": {**CPU["faces_gan"], **_SMOKE_DATA},
+    "landscapes_cnn": {**CPU["landscapes_cnn"], **_SMOKE_DATA},
+    "ablations": {**CPU["ablations"], **_SMOKE_DATA},
+    "baselines_cnn_vs_unet": {
+        **CPU["baselines_cnn_vs_unet"],
+        "DATASETS": {
+            "landscapes": {"image_size": 32, "limit": 60, "epochs": 1, "batch_size": 16},
+            "cifar10": {"image_size": 32, "limit": 60, "epochs": 1, "batch_size": 16},
+        },
+    },
+    "summary": {},
+}
+
+FULL = {
+    "faces_cnn": CPU["faces_cnn"],
+    "faces_gan": CPU["faces_gan"],
+    "landscapes_cnn": {**CPU["landscapes_cnn"], "IMAGE_SIZE": 128, "LIMIT": None, "EPOCHS": 30},
+    "ablations": {**CPU["ablations"], "IMAGE_SIZE": 128, "EPOCHS": 30},
+    "baselines_cnn_vs_unet": {
+        **CPU["baselines_cnn_vs_unet"],
+        "DATASETS": {
+            "landscapes": {"image_size": 128, "limit": None, "epochs": 30, "batch_size": 32},
+            "cifar10": {"image_size": 32, "limit": None, "epochs": 30, "batch_size": 128},
+        },
+    },
+    "summary": {},
+}
+
+PROFILES = {"smoke": SMOKE, "cpu": CPU, "full": FULL}
+
+
+def notebook_parameters(profile: str, notebook: str) -> dict:
+    """The parameters ``profile`` injects into ``notebook`` (plus ``PROFILE`` itself)."""
+    if profile not in PROFILES:
+        raise KeyError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    if notebook not in NOTEBOOKS:
+        raise KeyError(f"unknown notebook {notebook!r}; choose from {', '.join(NOTEBOOKS)}")
+    return {"PROFILE": profile, **deepcopy(PROFILES[profile][notebook])}

@@ -1,0 +1,76 @@
+"""The papermill suite: the smoke profile end to end, and a failing notebook that does not stop
+the others. These execute notebooks in a real kernel of this environment (marker: notebook)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from colorize_core import suite
+from colorize_core.metrics import METRICS
+
+pytestmark = pytest.mark.notebook
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke")
+    runs = suite.run_suite("smoke", out=root / "reports", results=root / "results")
+    return root, runs
+
+
+def test_smoke_profile_runs_every_notebook(smoke):
+    root, runs = smoke
+    assert [r.name for r in runs] == list(suite.NOTEBOOKS)
+    assert all(r.ok for r in runs), [(r.name, r.error) for r in runs if not r.ok]
+    reports = root / "reports"
+    for name in suite.NOTEBOOKS:
+        assert (reports / f"{name}.ipynb").is_file() and (reports / f"{name}.html").is_file()
+    info = json.loads((reports / "run.json").read_text())
+    assert info["profile"] == "smoke" and info["provenance"]["commit"]
+    index = (reports / "index.html").read_text()
+    for name in suite.NOTEBOOKS:
+        assert f'href="{name}.html"' in index
+    assert "<table" in index and 'src="figures/' in index
+
+
+def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):
+    root, _ = smoke
+    tables = root / "reports" / "tables"
+    expected = {
+        "faces": {"faces_cnn", "faces_gan", "ablation-reference", "ablation-smooth_l1",
+                  "ablation-weight_decay_1e-3", "ablation-lr_1e-3"},
+        "landscapes": {"landscapes_cnn", "cnn_vs_unet-landscapes-cnn8",
+                       "cnn_vs_unet-landscapes-unet"},
+        "cifar10": {"cnn_vs_unet-cifar10-cnn8", "cnn_vs_unet-cifar10-unet"},
+    }  # fmt: skip
+    for dataset, models in expected.items():
+        (path,) = tables.glob(f"{dataset}_*_summary.csv")
+        table = pd.read_csv(path, index_col="predictor")
+        assert models | {"gray", "mean_ab", "mean_ab_map"} <= set(table.index)
+        assert set(table.loc[table["kind"] == "model"].index) == models
+        quoted = table["kind"] == "quoted"
+        assert quoted.any() == (dataset != "cifar10")
+    for path in (root / "results" / "smoke").glob("*/metrics.json"):
+        metrics = json.loads(path.read_text())["metrics"]
+        assert set(metrics) == set(METRICS)
+        assert all(np.isfinite(m["mean"]) for m in metrics.values()), path.parent.name
+    figures = {p.name for p in (root / "reports" / "figures").glob("*.png")}
+    assert len(figures) == 4 * 3
+
+
+def test_a_failing_notebook_is_reported_and_the_rest_still_run(tmp_path, capsys):
+    failed = suite.main([
+        "--profile", "smoke", "--only", "faces_cnn", "faces_gan",
+        "--out", str(tmp_path / "reports"), "--results", str(tmp_path / "results"),
+        "--set", "faces_cnn.MODEL='no_such_model'",
+    ])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert failed == 1
+    assert "faces_cnn: FAILED in cell" in printed and "no_such_model" in printed
+    assert "faces_gan: finished" in printed
+    info = json.loads((tmp_path / "reports" / "run.json").read_text())
+    status = {n["name"]: n["ok"] for n in info["notebooks"]}
+    assert status == {"faces_cnn": False, "faces_gan": True}
+    assert (tmp_path / "reports" / "faces_cnn.html").is_file()  # the error is readable there
