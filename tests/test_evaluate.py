@@ -1,14 +1,11 @@
 """evaluate(): per-image metrics on a split, summaries with CIs, paired comparisons, the suite."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 from skimage.color import deltaE_ciede2000, lab2rgb
 from skimage.metrics import structural_similarity
 
-from colorize_core import suite
 from colorize_core.baselines import make_baseline
 from colorize_core.data import load_images, make_split, select
 from colorize_core.evaluate import compare, evaluate, long_summary, paired_difference
@@ -87,28 +84,3 @@ def test_paired_difference_and_tables(faces):
     other = evaluate(make_baseline("gray", train.lab), data, split, "val", name="gray")
     with pytest.raises(ValueError, match="same images"):
         paired_difference(other, gray, "delta_e2000")
-
-
-def test_suite_prints_and_writes_the_baseline_table(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert suite.main(["--dataset", "faces", "--out", str(tmp_path / "reports")]) == 0
-    printed = capsys.readouterr().out
-    for name in ("gray", "mean_ab", "mean_ab_map", "psnr_ab", "delta_e2000", "how it is computed"):
-        assert name in printed
-    (run_dir,) = (tmp_path / "results").iterdir()
-    summary = pd.read_csv(run_dir / "summary.csv")
-    assert set(summary["predictor"]) == {"gray", "mean_ab", "mean_ab_map"}
-    assert np.isfinite(summary[["mean", "ci_low", "ci_high"]]).all().all()
-    assert (tmp_path / "reports" / f"{run_dir.name}.md").is_file()
-    assert len(pd.read_csv(run_dir / "gray_per_image.csv")) == 113
-
-
-def test_suite_records_provenance(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    suite.run_baselines("faces", out=tmp_path / "reports", results=tmp_path / "results")
-    (config_file,) = (tmp_path / "results").glob("*/config.json")
-    config = json.loads(config_file.read_text())
-    assert config["seed"] == 0 and config["images"] == 750 and config["skipped"] == {}
-    origin = config["provenance"]
-    assert origin["device"] == "cpu" and origin["packages"]["torch"]
-    assert origin["commit"]  # this checkout is a git repository
