@@ -109,6 +109,32 @@ def train_step(model_name: str, size: int, batch: int = 16, repeats: int = 5) ->
     return {"model": model_name, "size": size, "batch": batch, "img_per_s": rates}
 
 
+def precision_check(epochs: int, size: int, seeds: list[int], out_dir: Path) -> list[dict]:
+    """Short faces training runs in float32 and in bfloat16 autocast (both channels-last), same
+    seeds: the faster mode is only a fair default if its validation loss matches within noise."""
+    from colorize_core.config import ExperimentConfig
+    from colorize_core.experiment import run_experiment
+
+    rows = []
+    for seed in seeds:
+        for precision in ("float32", "bfloat16"):
+            config = ExperimentConfig.from_params(
+                name=f"precision-{precision}-seed{seed}", output_dir=str(out_dir), seed=seed,
+                dataset="faces", image_size=size, epochs=epochs, precision=precision,
+            )  # fmt: skip
+            result = run_experiment(config)
+            history, summary = result.fit.history, result.evaluation.summary["mean"]
+            rows.append({
+                "precision": precision, "seed": seed, "epochs": epochs, "size": size,
+                "best_val_loss": float(history["val_loss"].min()),
+                "test_psnr_ab": float(summary["psnr_ab"]),
+                "test_delta_e2000": float(summary["delta_e2000"]),
+                "seconds_per_epoch": float(history["seconds"].median()),
+            })  # fmt: skip
+            print(rows[-1], flush=True)
+    return rows
+
+
 def machine() -> dict:
     return {
         "host": platform.node(),
@@ -126,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=300, help="images per timed pass")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", nargs="*", default=list(MODELS), help="training-step models")
+    parser.add_argument(
+        "--precision-check", type=int, metavar="EPOCHS", default=0,
+        help="also train faces (64 px) this many epochs in float32 and bf16",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     results = {"machine": machine(), "data_path": [], "train_step": []}
@@ -147,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"train step {name} 128px batch 16: {statistics.median(rates):.1f} img/s"
             f" (median of {len(rates)}, range {min(rates):.1f}-{max(rates):.1f})"
+        )
+    if args.precision_check:
+        results["precision_check"] = precision_check(
+            args.precision_check, 64, [0, 1], Path("/tmp") / "colorize-precision-check"
         )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ LOSSES = ("mse", "l1", "smooth_l1")
 OPTIMIZERS = ("adamw", "adam")
 SCHEDULERS = ("plateau", "inverse_sqrt", "none")
 WANDB_MODES = ("off", "offline", "online")
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class TrainConfig:
     adversarial: bool = False  # train with the PatchGAN discriminator (model "gan")
     gan_lambda: float = 100.0  # weight of the L1 term in the generator loss
     device: str = "auto"  # auto: cuda, then mps, then cpu
+    precision: str = "auto"  # auto: bfloat16 autocast where the hardware has it, else float32
+    channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and CUDA
     wandb: str = "off"  # off, offline (a local run folder for `wandb sync`), online
 
 
@@ -82,6 +85,7 @@ class ExperimentConfig:
             (t.optimizer, OPTIMIZERS, "optimizer"),
             (t.scheduler, SCHEDULERS, "scheduler"),
             (t.wandb, WANDB_MODES, "wandb"),
+            (t.precision, PRECISIONS, "precision"),
         ):
             if value not in allowed:
                 raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")

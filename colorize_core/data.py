@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from colorize_core import images
 from colorize_core.color import rgb_to_lab
 from colorize_core.datasets import DATASETS, DatasetError, default_data_dir, resolve_dataset
+from colorize_core.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _decode_all(
     label: str, root: Path, files: list[Path], size: int
 ) -> tuple[list[str], np.ndarray, dict[str, list[str]]]:
     kept, pixels, skipped = [], [], {}
-    for path in tqdm(files, desc=f"decoding {label}", unit="img", leave=False, mininterval=2):
+    for path in progress(files, desc=f"decoding {label}", unit="img", leave=False, mininterval=2):
         relative = path.relative_to(root).as_posix()
         try:
             if not images.is_image_file(path):
