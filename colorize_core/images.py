@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -101,3 +102,51 @@ def fit_square(rgb: np.ndarray, size: int) -> np.ndarray:
     resized = Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BICUBIC)
     left, top = (new_w - size) // 2, (new_h - size) // 2
     return np.asarray(resized.crop((left, top, left + size, top + size)))
+
+
+# ---------------------------------------------------------------- inference: keep alpha
+
+TOO_LARGE = "too large (over Pillow's decompression-bomb limit)"
+HIGH_BIT_DEPTH_MODES = frozenset({"I;16", "I;16B", "I;16L", "I", "F"})
+
+
+class Decoded(NamedTuple):
+    """A decoded photo for inference: colour and transparency kept apart.
+
+    ``rgb`` is (H, W, 3) uint8 sRGB, upright per EXIF, NOT composited on anything; ``alpha`` is
+    (H, W) uint8 or None when the file has no transparency; ``mode`` is the file's Pillow mode
+    (``"I;16"``, ``"CMYK"``, ``"P"``, ...), so the caller can say what was converted.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    mode: str
+
+
+def read_rgb_alpha(path: str | Path) -> Decoded:
+    """Like ``read_rgb`` but keeps the alpha channel (inference re-attaches it to the output).
+
+    Files with transparency (RGBA, LA, PA, palette or L/RGB with a transparent colour) give their
+    un-composited colour and their alpha; everything else is converted exactly as ``read_rgb``
+    does (16-bit scaled to 8-bit, CMYK and palette to RGB). Raises ``UnusableImage``: NOT_AN_IMAGE,
+    CORRUPT, or TOO_LARGE for images Pillow refuses as decompression bombs (more than twice
+    ``Image.MAX_IMAGE_PIXELS``, about 179 megapixels by default).
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the "large image" warning; the hard limit still holds
+            with Image.open(path) as image:
+                mode = image.mode
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                if image.has_transparency_data:
+                    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+                    return Decoded(rgba[..., :3].copy(), rgba[..., 3].copy(), mode)
+                return Decoded(np.asarray(_to_rgb(image), dtype=np.uint8).copy(), None, mode)
+    except Image.DecompressionBombError as error:
+        raise UnusableImage(path, TOO_LARGE, str(error)) from error
+    except UnidentifiedImageError as error:
+        raise UnusableImage(path, NOT_AN_IMAGE, "unrecognised format") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise UnusableImage(path, CORRUPT, str(error)) from error

@@ -1,0 +1,522 @@
+"""Colourise your own photos at full resolution (``colorize``, ``python -m colorize_core.infer``).
+
+One photo goes through these steps (the approach of Zhang et al. 2016, "Colorful Image
+Colorization"):
+
+1. Decode with ``images.read_rgb_alpha``: EXIF orientation applied; grayscale, palette, CMYK and
+   16-bit files converted to 8-bit sRGB (16-bit inputs are written back as 8-bit, and the log says
+   so); alpha kept apart. A photo that is already in colour (not ``images.is_colourless``) is used
+   only for its lightness, and the log says so.
+2. The model runs on a resized copy. Its shorter side is ``size``: by default the training size
+   from the checkpoint's config, else 128. The longer side is scaled by the same factor and
+   rounded to a multiple of 8, because the models halve the resolution up to three times. The
+   models are fully convolutional, so they take any such shape. Keeping the aspect ratio keeps
+   objects at the proportions the model was trained on. Squashing to a square would stretch
+   faces and horizons, and the model would colour shapes it has never seen. The model input is
+   capped at ``MODEL_PIXEL_CAP`` pixels (only extreme panoramas reach it; they are scaled down
+   further, aspect kept).
+3. The predicted ab is upsampled bilinearly to the full resolution and joined with the photo's
+   own L, computed at full resolution. Every detail of the input survives; only the chroma is
+   coarse, which the eye hardly sees. Where the predicted colour does not exist in sRGB at that
+   lightness, its chroma is reduced (hue kept) until it does, rather than clipping RGB, which
+   would change L. The output's L therefore equals the input's up to 8-bit rounding.
+4. Memory: step 3 (Lab conversion, ab upsampling, RGB rebuild) runs in horizontal strips of about
+   ``STRIP_PIXELS`` pixels. The float working set (about 100 MB) therefore does not grow with the
+   photo's size. Only the uint8 input and output grow, at 3 bytes per pixel each. The only
+   images refused are those that Pillow's decompression-bomb check refuses: more than
+   2 x ``PIL.Image.MAX_IMAGE_PIXELS`` pixels, about 179 megapixels by default. Raise that
+   attribute to allow more.
+5. Output: the input's pixel size, upright (EXIF applied, so no orientation tag is needed). The
+   format comes from the extension (``suffix``). By default it is the input's own extension. GIF
+   and formats Pillow cannot write become PNG: a 256-colour palette would band the colours.
+   Alpha is re-attached for PNG, WebP and TIFF. Other formats (JPEG, BMP) get it composited on
+   white, and the log says so. JPEG and WebP are written at quality 95.
+
+Photos differ in size, so each one is a separate forward pass; a folder is processed file by file
+behind a progress bar, on the CPU or a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from colorize_core import images
+from colorize_core.checkpoint import CheckpointError
+from colorize_core.color import join_lab, lab_to_rgb, rgb_to_lab
+from colorize_core.config import ExperimentConfig
+from colorize_core.datasets import DATASETS
+from colorize_core.experiment import load_model, predict_ab
+from colorize_core.progress import progress
+from colorize_core.train import pick_device
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = 128  # model input (shorter side) when a checkpoint's config does not say
+SIZE_MULTIPLE = 8  # three stride-2 stages in conv_ae, gan and unet
+MODEL_PIXEL_CAP = 2048 * 2048  # largest model input; bounds the activations for panoramas
+STRIP_PIXELS = 1 << 20  # pixels per strip of the full-resolution rebuild (~100 MB of floats)
+COLOURNESS_SAMPLE = 1 << 22  # at most this many pixels are looked at to decide "already colour"
+COMPARE_MAX_HEIGHT = 1024  # panels of comparison images and figures are shrunk to this height
+COMPARE_GAP = 4  # white pixels between panels of a comparison image
+GAMUT_TOLERANCE = 0.01  # Lab units; float32 round trips of in-gamut colours stay below 1e-4
+GAMUT_STEPS = 8  # bisection steps of the chroma scale: within 1/256 of the sRGB boundary
+QUALITY = 95  # JPEG / WebP: compression must not blur the L we kept so carefully
+ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
+REWRITE_AS_PNG = frozenset({"GIF"})  # writable, but a 256-colour palette bands the colours
+
+OK, FAILED, SKIPPED = "ok", "failed", "skipped"
+ALREADY_COLOUR = "already in colour: using only its lightness"
+
+
+@dataclass
+class PhotoResult:
+    """What happened to one input file.
+
+    ``status`` is OK, FAILED (counts towards a non-zero exit) or SKIPPED (a non-image file found
+    in a folder); ``reason`` says why it failed or was skipped; ``notes`` are the conversions
+    applied (already colour, 16-bit, alpha composited); ``seconds`` is the wall time for the file.
+    """
+
+    input: Path
+    output: Path | None = None
+    status: str = OK
+    reason: str = ""
+    was_colour: bool = False
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+    compare: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+# ---------------------------------------------------------------- sizes and formats
+
+
+def training_size(config: ExperimentConfig) -> int:
+    """The square size a run was trained at: data.image_size, else its dataset's, else 128."""
+    spec = DATASETS.get(config.data.dataset)
+    return int(config.data.image_size or (spec.image_size if spec else DEFAULT_SIZE))
+
+
+def check_size(size: int) -> int:
+    if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
+        raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
+    return size
+
+
+def model_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """(h, w) the model runs at: shorter side ``size``, aspect kept, both multiples of 8."""
+    scale = size / min(height, width)
+    h, w = (
+        max(SIZE_MULTIPLE, round(s * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+        for s in (height, width)
+    )
+    if h * w > MODEL_PIXEL_CAP:
+        shrink = math.sqrt(MODEL_PIXEL_CAP / (h * w))
+        h, w = (
+            max(SIZE_MULTIPLE, int(s * shrink) // SIZE_MULTIPLE * SIZE_MULTIPLE) for s in (h, w)
+        )
+    return h, w
+
+
+def output_format(suffix: str) -> str | None:
+    """Pillow's format for an extension (".jpg" or "jpg"); None if Pillow cannot write it."""
+    Image.init()
+    suffix = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    fmt = Image.registered_extensions().get(suffix)
+    return fmt if fmt in Image.SAVE else None
+
+
+def _output_suffix(path: Path, suffix: str | None) -> str:
+    if suffix:
+        return suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    fmt = output_format(path.suffix) if path.suffix else None
+    return path.suffix.lower() if fmt and fmt not in REWRITE_AS_PNG else ".png"
+
+
+# ---------------------------------------------------------------- one photo
+
+
+def _ab_rows(ab: torch.Tensor, out_rows: int, start: int, stop: int) -> torch.Tensor:
+    """Rows start:stop of ``ab`` (C, h, W) resized to ``out_rows`` rows, bilinearly.
+
+    The same numbers as ``F.interpolate(mode="bilinear", align_corners=False)`` on the whole
+    image, for one strip only: source row (y + 0.5) * h / out_rows - 0.5, clamped at the edges.
+    """
+    in_rows = ab.shape[1]
+    y = (torch.arange(start, stop, device=ab.device) + 0.5) * (in_rows / out_rows) - 0.5
+    y = y.clamp(min=0)
+    top = y.floor().long().clamp(max=in_rows - 1)
+    bottom = (top + 1).clamp(max=in_rows - 1)
+    weight = (y - top).to(ab.dtype).view(1, -1, 1)
+    return ab[:, top] * (1 - weight) + ab[:, bottom] * weight
+
+
+def _outside_gamut(lab: torch.Tensor, rgb: torch.Tensor | None = None) -> torch.Tensor:
+    """(3, *, N) Lab -> (*, N) bool: colours that sRGB cannot show, which ``lab_to_rgb`` clips
+    (so they do not survive a round trip); ``rgb``: ``lab_to_rgb(lab)`` if already computed."""
+    rgb = lab_to_rgb(lab) if rgb is None else rgb
+    return (rgb_to_lab(rgb) - lab).abs().amax(dim=0) > GAMUT_TOLERANCE
+
+
+def lab_to_rgb_keeping_l(lab: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) Lab -> sRGB in [0, 1] whose lightness is exactly L (within float error).
+
+    A predicted colour may not exist at the photo's lightness (saturated colour near white or
+    black). Clipping RGB, as ``lab_to_rgb`` does, would then change L as well as the hue. Here
+    such pixels keep L and hue, and their chroma (ab) is scaled towards gray by bisection until
+    the colour fits in sRGB.
+    """
+    rgb = lab_to_rgb(lab)
+    outside = _outside_gamut(lab, rgb)
+    if outside.any():
+        sub = lab[:, outside][:, None]  # (3, 1, n) out-of-gamut colours
+        low, high = torch.zeros_like(sub[0, 0]), torch.ones_like(sub[0, 0])  # chroma scale
+        for _ in range(GAMUT_STEPS):
+            mid = (low + high) / 2
+            fits = ~_outside_gamut(join_lab(sub[:1], sub[1:] * mid))[0]
+            low, high = torch.where(fits, mid, low), torch.where(fits, high, mid)
+        rgb[:, outside] = lab_to_rgb(join_lab(sub[:1], sub[1:] * low))[:, 0]
+    return rgb
+
+
+def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    """(3, H, W) float sRGB in [0, 1] -> (H, W, 3) uint8, rounded."""
+    return (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def _lab(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 Lab."""
+    # torch.tensor copies: arrays from Pillow are read-only, and a strip is a small copy
+    return rgb_to_lab(torch.tensor(rgb, device=device).permute(2, 0, 1) / 255)
+
+
+def _resize(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BICUBIC))
+
+
+@torch.inference_mode()
+def colorize_rgb(
+    model: torch.nn.Module, rgb: np.ndarray, size: int = DEFAULT_SIZE, device="cpu"
+) -> np.ndarray:
+    """(H, W, 3) uint8 sRGB -> (H, W, 3) uint8: the input's own L with the model's ab.
+
+    The model sees the photo at ``model_shape(H, W, size)``; its ab (Lab units) is upsampled
+    bilinearly to H x W and joined with L computed from ``rgb`` at full resolution, strip by strip
+    (``STRIP_PIXELS``), so memory stays bounded for any photo size.
+    """
+    device = pick_device(device)
+    height, width = rgb.shape[:2]
+    h, w = model_shape(height, width, check_size(size))
+    lightness = _lab(_resize(rgb, h, w))[None, :1]  # (1, 1, h, w)
+    ab = predict_ab(model, lightness, device)[0].to(device)  # (2, h, w), Lab units
+    ab = F.interpolate(ab[None], size=(h, width), mode="bilinear", align_corners=False)[0]
+
+    out = np.empty_like(rgb)
+    rows = max(1, STRIP_PIXELS // width)
+    for start in range(0, height, rows):
+        stop = min(start + rows, height)
+        strip_l = _lab(rgb[start:stop], device)[:1]  # (1, rows, W)
+        strip_ab = _ab_rows(ab, height, start, stop)  # (2, rows, W)
+        out[start:stop] = _to_uint8(lab_to_rgb_keeping_l(join_lab(strip_l, strip_ab)))
+    return out
+
+
+def colorize_image(
+    model: torch.nn.Module,
+    image: str | Path | images.Decoded | np.ndarray,
+    size: int = DEFAULT_SIZE,
+    device="cpu",
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Colourise one photo: a file, a ``Decoded``, or a uint8 array (H, W), (H, W, 3), (H, W, 4).
+
+    Returns ((H, W, 3) uint8 RGB, (H, W) uint8 alpha or None), H x W the displayed size.
+    """
+    if isinstance(image, (str, Path)):
+        image = images.read_rgb_alpha(image)
+    if isinstance(image, images.Decoded):
+        rgb, alpha = image.rgb, image.alpha
+    else:
+        array = np.asarray(image)
+        if array.dtype != np.uint8 or array.ndim not in (2, 3):
+            raise TypeError(
+                f"expected a uint8 (H, W[, 3|4]) array, got {array.dtype} {array.shape}"
+            )
+        array = np.repeat(array[..., None], 3, axis=-1) if array.ndim == 2 else array
+        rgb, alpha = array[..., :3], (array[..., 3] if array.shape[-1] == 4 else None)
+    return colorize_rgb(model, rgb, size, device), alpha
+
+
+def is_colour(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bool:
+    """True unless ``images.is_colourless`` (judged on visible pixels, at most ~4M of them)."""
+    step = max(1, math.ceil(math.sqrt(rgb.shape[0] * rgb.shape[1] / COLOURNESS_SAMPLE)))
+    visible = rgb[::step, ::step]
+    if alpha is not None:
+        visible = visible[alpha[::step, ::step] > 0]
+    return visible.size > 0 and not images.is_colourless(visible)
+
+
+def gray(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> its lightness alone (ab = 0) as (H, W, 3) uint8: what the model sees."""
+    lab = _lab(rgb)
+    return _to_uint8(lab_to_rgb(join_lab(lab[:1], torch.zeros_like(lab[1:]))))
+
+
+def shrink_for_display(rgb: np.ndarray, max_height: int = COMPARE_MAX_HEIGHT) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    if height <= max_height:
+        return rgb
+    return _resize(rgb, max_height, max(1, round(width * max_height / height)))
+
+
+def compare_image(original: np.ndarray, colourised: np.ndarray, was_colour: bool) -> np.ndarray:
+    """gray input | colourised | original (only if it was colour), side by side, uint8.
+
+    Panels are the photo's size, shrunk to ``COMPARE_MAX_HEIGHT`` rows if taller, with
+    ``COMPARE_GAP`` white columns between them.
+    """
+    original, colourised = shrink_for_display(original), shrink_for_display(colourised)
+    panels = [gray(original), colourised] + ([original] if was_colour else [])
+    height, width = original.shape[:2]
+    canvas = np.full((height, len(panels) * (width + COMPARE_GAP) - COMPARE_GAP, 3), 255, np.uint8)
+    for i, panel in enumerate(panels):
+        canvas[:, i * (width + COMPARE_GAP) : i * (width + COMPARE_GAP) + width] = panel
+    return canvas
+
+
+def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None) -> list[str]:
+    """Write ``rgb`` (+ ``alpha``) in the format of ``path``'s extension; returns notes."""
+    fmt = output_format(path.suffix)
+    image, notes = Image.fromarray(rgb), []
+    if alpha is not None and fmt in ALPHA_FORMATS:
+        image.putalpha(Image.fromarray(alpha))
+    elif alpha is not None and alpha.min() < 255:
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=Image.fromarray(alpha))
+        image = background
+        notes.append(f"{fmt} has no alpha: transparent areas composited on white")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=fmt, **({"quality": QUALITY} if fmt in ("JPEG", "WEBP") else {}))
+    return notes
+
+
+# ---------------------------------------------------------------- many files
+
+
+def load_colorizer(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
+    """``experiment.load_model`` (a run folder or a checkpoint file), where every failure is a
+    ``CheckpointError``: an arbitrary file can break the unpickler in ways ``load_checkpoint``
+    does not anticipate (IndexError on a text file), and a damaged checkpoint of ours can lack
+    keys; either way the user needs "not a usable checkpoint", not a traceback."""
+    try:
+        return load_model(source)
+    except CheckpointError:
+        raise
+    except Exception as error:
+        raise CheckpointError(
+            f"{source} is not a usable colorize checkpoint ({type(error).__name__}: {error}); "
+            "pass a run folder or a file written by colorize_core training"
+        ) from error
+
+
+def collect_inputs(
+    inputs: Iterable[str | Path], exclude: Path | None = None
+) -> list[tuple[Path, Path, PhotoResult | None]]:
+    """Expand files and folders into (file, output name relative to the output folder, problem).
+
+    A file named explicitly is always tried. A folder contributes every file inside it,
+    recursively, sorted, skipping hidden files and anything under ``exclude`` (the output folder,
+    so that a rerun never colourises its own outputs). Its subfolders are mirrored in the output
+    names. Files without an image suffix (``images.IMAGE_SUFFIXES``) come back SKIPPED, and a
+    folder without any image is FAILED; name other formats Pillow reads explicitly. ``problem``
+    is None for a file to process.
+    """
+    exclude = exclude.resolve() if exclude else None
+    entries: list[tuple[Path, Path, PhotoResult | None]] = []
+    for item in map(Path, inputs):
+        if item.is_file():
+            entries.append((item, Path(item.name), None))
+        elif item.is_dir():
+            found = [
+                p
+                for p in sorted(item.rglob("*"))
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(item).parts)
+                and not (exclude and p.resolve().is_relative_to(exclude))
+            ]
+            for path in found:
+                skip = None
+                if not images.is_image_file(path):
+                    skip = PhotoResult(path, status=SKIPPED, reason=images.NOT_AN_IMAGE + " file")
+                entries.append((path, path.relative_to(item), skip))
+            if not any(images.is_image_file(p) for p in found):
+                entries.append((item, item, PhotoResult(item, status=FAILED, reason="no images")))
+        else:
+            entries.append((item, item, PhotoResult(item, status=FAILED, reason="no such file")))
+    return entries
+
+
+def _target(output_dir: Path, path: Path, relative: Path, suffix: str, used: set[Path]) -> Path:
+    """The output file: same name, new suffix; never the input itself, never used twice."""
+    stem, n = relative.stem, 1
+    target = output_dir / relative.parent / f"{stem}{suffix}"
+    if target.resolve() == path.resolve():
+        stem = f"{stem}_colorized"
+        target = output_dir / relative.parent / f"{stem}{suffix}"
+    while target.resolve() in used:
+        n += 1
+        target = output_dir / relative.parent / f"{stem}_{n}{suffix}"
+    used.add(target.resolve())
+    return target
+
+
+def colorize_file(
+    model, path: Path, target: Path, size: int, device, compare: bool = False
+) -> PhotoResult:
+    """Colourise ``path`` into ``target``; failures come back as a FAILED result, not raised."""
+    started = time.perf_counter()
+    try:
+        decoded = images.read_rgb_alpha(path)
+    except images.UnusableImage as error:
+        detail = f" ({error.detail})" if error.detail else ""
+        return PhotoResult(path, status=FAILED, reason=error.reason + detail)
+    was_colour = is_colour(decoded.rgb, decoded.alpha)
+    notes = [ALREADY_COLOUR] if was_colour else []
+    if decoded.mode in images.HIGH_BIT_DEPTH_MODES:
+        notes.append(f"{decoded.mode} input: written as 8-bit")
+    try:
+        rgb, alpha = colorize_image(model, decoded, size, device)
+        notes += save_image(target, rgb, alpha)
+        comparison = None
+        if compare:
+            comparison = target.with_name(f"{target.stem}_compare.png")
+            save_image(comparison, compare_image(decoded.rgb, rgb, was_colour), None)
+    except (RuntimeError, OSError, ValueError, MemoryError) as error:  # OOM, disk full: go on
+        return PhotoResult(path, status=FAILED, reason=f"{type(error).__name__}: {error}")
+    seconds = time.perf_counter() - started
+    return PhotoResult(path, target, OK, "", was_colour, seconds, tuple(notes), comparison)
+
+
+def colorize(
+    inputs: str | Path | Iterable[str | Path],
+    output_dir: str | Path,
+    checkpoint: str | Path,
+    *,
+    size: int | None = None,
+    device: str = "auto",
+    suffix: str | None = None,
+    compare: bool = False,
+) -> list[PhotoResult]:
+    """Colourise files and folders into ``output_dir`` with the model of ``checkpoint``.
+
+    ``checkpoint``: a run folder (its checkpoints/best.pt) or a checkpoint file; anything else
+    raises ``CheckpointError``. ``size``: model input, shorter side (default the training size).
+    ``suffix``: output extension (".png"); default the input's own (PNG for GIF or unwritable
+    formats). ``compare``: also write ``<name>_compare.png``. One result per file, in order;
+    failures and skips are logged with the file and reason, never raised.
+    """
+    if suffix and output_format(suffix) is None:
+        raise ValueError(f"Pillow cannot write {suffix!r} files; choose e.g. png, jpg, webp, tif")
+    model, config = load_colorizer(checkpoint)
+    size = check_size(size or training_size(config))
+    device = pick_device(device)
+    model = model.to(device)
+    output_dir = Path(output_dir)
+    inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    results: list[PhotoResult] = []
+    used: set[Path] = set()
+    entries = collect_inputs(inputs, exclude=output_dir)
+    for path, relative, problem in progress(entries, desc="colourising", unit="img"):
+        if problem is None:
+            target = _target(output_dir, path, relative, _output_suffix(path, suffix), used)
+            problem = colorize_file(model, path, target, size, device, compare)
+        results.append(problem)
+        if problem.status != OK:
+            log.warning("%s %s: %s", problem.status, problem.input, problem.reason)
+        for note in problem.notes:
+            log.info("%s: %s", problem.input, note)
+    return results
+
+
+# ---------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="colorize",
+        description="Colourise photos at full resolution with a trained model: the model "
+        "predicts colour (ab) at --size, which is upsampled and joined with the photo's own "
+        "full-resolution lightness. Colour photos are used only for their lightness.",
+    )
+    add = parser.add_argument
+    add("inputs", nargs="+", help="image files and/or folders (searched recursively)")
+    add("-o", "--output", default="colorized", help="output folder (default: %(default)s)")
+    add("--checkpoint", required=True, help="a run folder (checkpoints/best.pt) or a .pt file")
+    add(
+        "--size",
+        type=int,
+        help="model input, shorter side in px, a multiple of 8 (default: the training size)",
+    )
+    add("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
+    add("--format", help="output extension: png, jpg, webp, tif... (default: the input's)")
+    add(
+        "--compare",
+        action="store_true",
+        help="also write <name>_compare.png: gray input | colourised | original (if it was colour)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 all colourised, 1 some file failed, 2 usage error or unusable checkpoint."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.size is not None and (args.size < SIZE_MULTIPLE or args.size % SIZE_MULTIPLE):
+        parser.error(f"--size must be a positive multiple of {SIZE_MULTIPLE}, got {args.size}")
+    if args.format and output_format(args.format) is None:
+        parser.error(f"--format {args.format}: Pillow cannot write that; try png, jpg, webp, tif")
+    try:
+        device = pick_device(args.device)
+    except RuntimeError as error:
+        parser.error(f"--device {args.device}: {error}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: no CUDA GPU is available")
+
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        with logging_redirect_tqdm():
+            results = colorize(
+                args.inputs, args.output, args.checkpoint, size=args.size, device=str(device),
+                suffix=args.format, compare=args.compare,
+            )  # fmt: skip
+    except CheckpointError as error:
+        print(f"colorize: error: {error}", file=sys.stderr)
+        return 2
+    counts = {s: sum(r.status == s for r in results) for s in (OK, FAILED, SKIPPED)}
+    print(
+        f"colorize: {counts[OK]} colourised into {args.output}, {counts[FAILED]} failed, "
+        f"{counts[SKIPPED]} skipped (not images)"
+    )
+    return 1 if counts[FAILED] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
