@@ -21,8 +21,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check colorize_core tests tools notebooks
 	$(BIN)/ruff format --check colorize_core tests tools notebooks
 
-lab: $(STAMP)  ## open the notebooks in JupyterLab, with this environment's kernel
-	$(BIN)/jupyter lab notebooks $(ARGS)
+lab: $(STAMP)  ## JupyterLab on this checkout (notebooks/, reports/, results/) with its kernel
+	$(BIN)/jupyter lab $(ARGS)
 
 # (Re)install whenever pyproject.toml changes; pip only fetches what is missing or outdated.
 $(STAMP): pyproject.toml

@@ -82,8 +82,10 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
         "split": "test",
         "images": len(split.test),
         "best_epoch": result.best_epoch,
+        "epochs": len(result.history),
+        "train_seconds": round(float(result.history["seconds"].sum()), 1),
         "metrics": evaluation.summary.to_dict(orient="index"),
-        "seconds": round(time.time() - started, 1),
+        "seconds": round(time.time() - started, 1),  # this call (short when it resumed a run)
         "provenance": provenance(device),
     }
     (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))

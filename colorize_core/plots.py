@@ -2,8 +2,9 @@
 
 ``comparison_grid`` needs no plotting library; every run writes one. The ``plot_*`` functions
 return a ``matplotlib.figure.Figure`` built with the object-oriented API and never touch pyplot:
-nothing is shown, no backend is chosen and no global figure is left open. In a notebook, make the
-figure the cell's last expression (or ``display(fig)``) to show it; ``save_figure`` writes a PNG.
+nothing is shown, no backend is chosen and no global figure is left open. In a notebook, run
+``%matplotlib inline`` once (it teaches IPython to draw any Figure), then make the figure the
+cell's last expression or ``display(fig)`` it; ``save_figure`` writes a PNG.
 """
 
 from __future__ import annotations

@@ -110,6 +110,7 @@ def run_suite(
     seed: int | None = None,
     parallel: int = 1,
     overrides: dict[str, dict] | None = None,
+    resume: bool = False,
 ) -> list[NotebookRun]:
     """Run the selected notebooks (summary last) and write the report folder; see module doc."""
     selected = [n for n in NOTEBOOKS if not only or n in only]
@@ -133,6 +134,8 @@ def run_suite(
             params["DEVICE"] = _device_for(device, index, parallel)
         if seed is not None:
             params["SEED"] = seed
+        if resume and name != "summary":
+            params["RESUME"] = True
         params.update((overrides or {}).get(name, {}))
         return params
 
@@ -255,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="override every notebook's SEED")
     parser.add_argument("--parallel", type=int, default=1, help="notebooks at once")
     parser.add_argument(
+        "--resume", action="store_true",
+        help="continue runs from their last checkpoints (finished runs are only re-evaluated)",
+    )  # fmt: skip
+    parser.add_argument(
         "--set", nargs="*", default=[], metavar="NB.PARAM=VALUE",
         help="override notebook parameters, e.g. faces_cnn.EPOCHS=5",
     )  # fmt: skip
@@ -265,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"colorize suite: profile {profile}, reports in {args.out or f'reports/{profile}'}")
     runs = run_suite(
         profile, only=args.only, out=args.out, results=args.results, device=args.device,
-        seed=args.seed, parallel=args.parallel, overrides=_parse_set(args.set),
+        seed=args.seed, parallel=args.parallel, overrides=_parse_set(args.set), resume=args.resume,
     )  # fmt: skip
     failed = [r for r in runs if not r.ok]
     out = (args.out or ROOT / "reports" / profile).resolve()

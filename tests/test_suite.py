@@ -33,6 +33,14 @@ def test_smoke_profile_runs_every_notebook(smoke):
     for name in suite.NOTEBOOKS:
         assert f'href="{name}.html"' in index
     assert "<table" in index and 'src="figures/' in index
+    executed = json.loads((reports / "faces_cnn.ipynb").read_text())
+    pictures = [
+        o
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(pictures) >= 5, "figures must render as images in the executed notebooks"
 
 
 def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):

@@ -165,6 +165,9 @@ def test_foreign_and_corrupt_checkpoints_get_clear_errors(tmp_path):
         load_checkpoint(tmp_path / "corrupt.pt")
     with pytest.raises(CheckpointError, match="weights_only"):
         load_checkpoint(tmp_path / "pickled.pt")
+    (tmp_path / "notes.txt").write_text("a\nb\n")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "notes.txt")
     with pytest.raises(CheckpointError, match="no such"):
         load_checkpoint(tmp_path / "missing.pt")
 
