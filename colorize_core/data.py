@@ -83,9 +83,9 @@ def _list_files(root: Path) -> list[Path]:
     return files
 
 
-def _content_key(root: Path, files: list[Path], size: int) -> str:
+def _content_key(root: Path, files: list[Path], size: int, upscale: bool = False) -> str:
     """sha256 over every file's relative path and bytes, the image size and the cache version."""
-    digest = hashlib.sha256(f"v{CACHE_VERSION}|{size}".encode())
+    digest = hashlib.sha256(f"v{CACHE_VERSION}|{size}{'|up' if upscale else ''}".encode())
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -93,7 +93,7 @@ def _content_key(root: Path, files: list[Path], size: int) -> str:
 
 
 def _decode_all(
-    label: str, root: Path, files: list[Path], size: int
+    label: str, root: Path, files: list[Path], size: int, upscale: bool
 ) -> tuple[list[str], np.ndarray, dict[str, list[str]]]:
     kept, pixels, skipped = [], [], {}
     for path in progress(files, desc=f"decoding {label}", unit="img", leave=False, mininterval=2):
@@ -103,7 +103,7 @@ def _decode_all(
                 raise images.UnusableImage(path, images.NOT_AN_IMAGE, "not an image file suffix")
             rgb = images.read_rgb(path)
             try:
-                rgb = images.fit_square(rgb, size)
+                rgb = images.fit_square(rgb, size, upscale)
             except ValueError as error:
                 raise images.UnusableImage(path, images.TOO_SMALL, str(error)) from error
             if images.is_colourless(rgb):
@@ -143,13 +143,15 @@ def load_images(
     path: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     download: bool = True,
+    upscale: bool = False,
 ) -> LabImages:
     """Load a dataset by name (``faces``, ``landscapes``, ``cifar10`` or ``folder:PATH``).
 
     ``size`` defaults to the dataset's registered size (128 for folders). Unusable files are
     skipped, counted and logged by reason; a folder with no usable image is a ``DatasetError``.
     The result is cached under ``cache_dir`` (default ``default_cache_dir()``) and reused while
-    the files are byte-for-byte the same.
+    the files are byte-for-byte the same. ``upscale`` enlarges images smaller than ``size``
+    instead of skipping them (for speed benchmarks only: enlarged targets are blurry).
     """
     spec = DATASETS.get(name)
     size = int(size or (spec.image_size if spec else 128))
@@ -159,7 +161,7 @@ def load_images(
         )
     root = resolve_dataset(name, path, download=download)
     files = _list_files(root)
-    key = _content_key(root, files, size)
+    key = _content_key(root, files, size, upscale)
     stem = "folder" if name.startswith("folder:") else name
     cache_file = Path(cache_dir or default_cache_dir()) / f"{stem}-{size}px-{key[:16]}.pt"
 
@@ -172,7 +174,7 @@ def load_images(
         except Exception as error:  # a damaged cache is rebuilt, never trusted
             log.warning("ignoring unreadable cache %s (%s)", cache_file, error)
 
-    kept, pixels, skipped = _decode_all(name, root, files, size)
+    kept, pixels, skipped = _decode_all(name, root, files, size, upscale)
     _report_skips(name, len(files), len(kept), skipped)
     lab = _to_lab(pixels)
     cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -86,14 +86,15 @@ def is_colourless(rgb: np.ndarray) -> bool:
     return float((spread > _SPREAD_THRESHOLD).mean()) < _COLOURED_FRACTION
 
 
-def fit_square(rgb: np.ndarray, size: int) -> np.ndarray:
+def fit_square(rgb: np.ndarray, size: int, upscale: bool = False) -> np.ndarray:
     """Resize the shorter side to ``size`` (bicubic, antialiased) and centre-crop to size x size.
 
     Images already size x size are returned unchanged (no resampling). Images whose shorter side
-    is below ``size`` are refused: upsampling would invent blurry targets.
+    is below ``size`` are refused unless ``upscale``: upsampling invents blurry targets, which is
+    only acceptable where pixels do not matter (speed benchmarks at large sizes).
     """
     height, width = rgb.shape[:2]
-    if min(height, width) < size:
+    if min(height, width) < size and not upscale:
         raise ValueError(f"{width}x{height} is smaller than {size}x{size}")
     if height == width == size:
         return rgb

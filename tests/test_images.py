@@ -125,6 +125,7 @@ def test_fit_square_resizes_crops_and_refuses_small():
     assert images.fit_square(same, 64) is same
     with pytest.raises(ValueError, match="smaller"):
         images.fit_square(colour_pattern(16), 32)
+    assert images.fit_square(colour_pattern(16), 32, upscale=True).shape == (32, 32, 3)
 
 
 def test_cifar10_colourless_rule_matches_its_grayscale_list():
