@@ -86,23 +86,8 @@ def evaluate_baselines(data: LabImages, split: Split, which: str = "test") -> li
     return [evaluate(model, data, split, which, name=name) for name, model in baselines.items()]
 
 
-def compare(evaluations: list[Evaluation], metrics: list[str] | None = None) -> pd.DataFrame:
-    """One row per predictor, one ``mean [ci_low, ci_high]`` cell per metric (for reports)."""
-    metrics = metrics or list(METRICS)
-    rows = {}
-    for evaluation in evaluations:
-        s = evaluation.summary
-        rows[evaluation.predictor] = {
-            m: f"{s.at[m, 'mean']:.4g} [{s.at[m, 'ci_low']:.4g}, {s.at[m, 'ci_high']:.4g}]"
-            for m in metrics
-        }
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "predictor"
-    return table
-
-
 def long_summary(evaluations: list[Evaluation]) -> pd.DataFrame:
-    """All summaries stacked, numeric, one row per (predictor, metric): ``compare`` as CSV."""
+    """All summaries stacked, numeric, one row per (predictor, metric)."""
     frames = [
         e.summary.reset_index().assign(predictor=e.predictor, dataset=e.dataset, split=e.split)
         for e in evaluations

@@ -8,8 +8,9 @@ from skimage.metrics import structural_similarity
 
 from colorize_core.baselines import make_baseline
 from colorize_core.data import load_images, make_split, select
-from colorize_core.evaluate import compare, evaluate, long_summary, paired_difference
+from colorize_core.evaluate import evaluate, long_summary, paired_difference
 from colorize_core.metrics import METRICS
+from colorize_core.report import metric_table
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,8 @@ def test_paired_difference_and_tables(faces):
     diff, low, high = paired_difference(mean_map, gray, "delta_e2000")
     expected = (mean_map.per_image["delta_e2000"] - gray.per_image["delta_e2000"]).mean()
     assert diff == pytest.approx(expected) and low <= diff <= high
-    table = compare([gray, mean_map])
-    assert list(table.index) == ["gray", "mean_ab_map"] and "[" in table.at["gray", "psnr_ab"]
+    table = metric_table([gray, mean_map])
+    assert list(table.columns[:2]) == ["gray", "mean_ab_map"] and "[" in table.at["psnr_ab", "gray"]
     assert len(long_summary([gray, mean_map])) == 2 * len(METRICS)
     other = evaluate(make_baseline("gray", train.lab), data, split, "val", name="gray")
     with pytest.raises(ValueError, match="same images"):
