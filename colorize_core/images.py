@@ -22,6 +22,9 @@ NOT_AN_IMAGE = "not an image"
 CORRUPT = "corrupt or truncated"
 TOO_SMALL = "smaller than the requested size"
 NO_COLOUR = "no colour (grayscale)"
+TOO_LARGE = "too large (over Pillow's decompression-bomb limit)"
+
+HIGH_BIT_DEPTH_MODES = frozenset({"I;16", "I;16B", "I;16L", "I", "F"})
 
 # An image is colourless when fewer than 1% of its pixels have a channel spread (max - min of
 # R, G, B) above 12: the rule that produced cifar10's GRAYSCALE.txt and filtered landscapes. It
@@ -45,39 +48,27 @@ def is_image_file(path: Path) -> bool:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode -> RGB. Alpha is composited on white (transparent areas have no colour)."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # High bit depth grayscale: Pillow's convert("L") clips instead of scaling, so scale here.
+    """Any Pillow mode without transparency -> RGB (16-bit and float grayscale scaled, not
+    clipped: Pillow's convert("L") clips)."""
+    if image.mode in HIGH_BIT_DEPTH_MODES:
         values = np.asarray(image, dtype=np.float64)
         peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
         image = Image.fromarray(np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA"):
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image.convert("RGBA"))
     return image.convert("RGB")
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
     """Read an image file as an (H, W, 3) uint8 sRGB array, upright per its EXIF orientation.
 
-    Raises ``UnusableImage`` (reason NOT_AN_IMAGE or CORRUPT) for files Pillow cannot decode
+    Transparency is composited on white (transparent areas carry no colour). Raises
+    ``UnusableImage`` (NOT_AN_IMAGE, CORRUPT or TOO_LARGE) for files Pillow cannot decode
     completely; truncated files are errors, not silently padded with gray.
     """
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns about huge images and odd EXIF; the caller decides what to do.
-            warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                image.load()
-                image = ImageOps.exif_transpose(image)
-                return np.asarray(_to_rgb(image), dtype=np.uint8).copy()
-    except UnidentifiedImageError as error:
-        raise UnusableImage(path, NOT_AN_IMAGE, "unrecognised format") from error
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise UnusableImage(path, CORRUPT, str(error)) from error
+    rgb, alpha, _ = read_rgb_alpha(path)
+    if alpha is None:
+        return rgb
+    opacity = alpha[..., None].astype(np.float32) / 255.0
+    return (rgb * opacity + 255.0 * (1.0 - opacity) + 0.5).astype(np.uint8)
 
 
 def is_colourless(rgb: np.ndarray) -> bool:
@@ -105,10 +96,7 @@ def fit_square(rgb: np.ndarray, size: int, upscale: bool = False) -> np.ndarray:
     return np.asarray(resized.crop((left, top, left + size, top + size)))
 
 
-# ---------------------------------------------------------------- inference: keep alpha
-
-TOO_LARGE = "too large (over Pillow's decompression-bomb limit)"
-HIGH_BIT_DEPTH_MODES = frozenset({"I;16", "I;16B", "I;16L", "I", "F"})
+# ---------------------------------------------------------------- decoding with alpha kept
 
 
 class Decoded(NamedTuple):
@@ -125,13 +113,14 @@ class Decoded(NamedTuple):
 
 
 def read_rgb_alpha(path: str | Path) -> Decoded:
-    """Like ``read_rgb`` but keeps the alpha channel (inference re-attaches it to the output).
+    """Decode a photo, upright per its EXIF orientation, with its alpha channel kept apart.
 
     Files with transparency (RGBA, LA, PA, palette or L/RGB with a transparent colour) give their
-    un-composited colour and their alpha; everything else is converted exactly as ``read_rgb``
-    does (16-bit scaled to 8-bit, CMYK and palette to RGB). Raises ``UnusableImage``: NOT_AN_IMAGE,
-    CORRUPT, or TOO_LARGE for images Pillow refuses as decompression bombs (more than twice
-    ``Image.MAX_IMAGE_PIXELS``, about 179 megapixels by default).
+    un-composited colour and their alpha; the rest give alpha None, with 16-bit and float
+    grayscale scaled to 8 bits and CMYK or palette converted to RGB. ``read_rgb`` composites the
+    alpha on white; inference re-attaches it to its output. Raises ``UnusableImage``:
+    NOT_AN_IMAGE, CORRUPT, or TOO_LARGE for images Pillow refuses as decompression bombs (more
+    than twice ``Image.MAX_IMAGE_PIXELS``, about 179 megapixels by default).
     """
     path = Path(path)
     try:
