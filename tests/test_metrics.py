@@ -415,6 +415,7 @@ def test_float64_agrees_with_float32(real_lab):
         torch.testing.assert_close(value32[key], value64[key], rtol=1e-4, atol=1e-4, msg=key)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_agrees_with_cpu(real_lab):
     lightness, ab_true = split_lab(real_lab)
