@@ -72,17 +72,17 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """CIELAB, shape (*, 3, H, W) -> sRGB clipped to [0, 1], same shape and dtype.
 
-    Out-of-gamut colours (any a, b is accepted) are handled as scikit-image does: negative XYZ is
-    set to 0 and the final sRGB is clipped to [0, 1], so the result is always a displayable image.
+    Out-of-gamut colours (any a, b is accepted) are handled exactly as scikit-image's ``lab2rgb``
+    does: a negative f(Z) is set to 0 before the inverse companding, and the final sRGB is clipped
+    to [0, 1], so the result is always a displayable image and the metrics on it equal the
+    scikit-image reference even for wild predictions.
     """
     _check(lab, "lab")
     lightness, a, b = lab.unbind(-3)
     fy = (lightness + 16.0) / 116.0
-    f = torch.stack((fy + a / 500.0, fy, fy - b / 200.0), dim=-3)
+    f = torch.stack((fy + a / 500.0, fy, (fy - b / 200.0).clamp(min=0.0)), dim=-3)
     xyz = torch.where(f > _F_EPS, f**3, (f - 16.0 / 116.0) / _KAPPA)
-    xyz = xyz.clamp(min=0.0) * torch.tensor(_WHITE_D65, dtype=lab.dtype, device=lab.device).view(
-        3, 1, 1
-    )
+    xyz = xyz * torch.tensor(_WHITE_D65, dtype=lab.dtype, device=lab.device).view(3, 1, 1)
     rgb_from_xyz = torch.linalg.inv(_matrix(_XYZ_FROM_RGB, lab).double()).to(lab.dtype)
     linear = _apply_matrix(rgb_from_xyz, xyz)
     srgb = torch.where(

@@ -81,6 +81,9 @@ def test_out_of_gamut_ab_is_clipped_to_displayable_rgb():
     )
     rgb = color.lab_to_rgb(lab)
     assert torch.isfinite(rgb).all() and rgb.min() >= 0 and rgb.max() <= 1
+    # the same clipping as scikit-image, so metrics on wild predictions equal its reference
+    expected = lab2rgb(to_nhwc(lab.double())[0])
+    assert np.abs(to_nhwc(rgb)[0] - expected).max() < 1e-4
     # L = 0 stays black and L = 100 with a = b = 0 is white, whatever the gamut
     gray = color.lab_to_rgb(torch.tensor([0.0, 0.0, 0.0, 100.0, 0.0, 0.0]).view(2, 3, 1, 1))
     assert torch.allclose(gray[0], torch.zeros(3, 1, 1), atol=1e-6)
