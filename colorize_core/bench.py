@@ -6,8 +6,9 @@ repeated timings after a warm-up. Sections:
 1. data: images per second delivered to a training loop by (a) the reference pipeline (per-sample
    PIL decode, torchvision transforms, scikit-image ``rgb2lab``, DataLoader batch 20) and (b) our
    decode-once Lab cache with batched augmentation (flip only, as (a), and the full set);
-2. metrics: the full metric set over the faces test split, per image with scikit-image (a) and
-   batched (b), with the largest difference between the two;
+2. metrics: the full metric set (all 13) over the faces test split, per image with scikit-image,
+   scikit-learn and numpy (a, ``reference_metrics``) and batched (b), with the largest difference
+   between the two for every metric;
 3. train: images per second of one training step (forward, backward, AdamW, batch 16) in a plain
    eager float32 channels-first loop (a) and in our trainer's default mode (b: channels-last, bf16
    autocast where the hardware has it), with the share of (b)'s step time spent waiting for data;
@@ -31,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from skimage.color import deltaE_cie76, deltaE_ciede2000, lab2rgb, rgb2lab
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.color import rgb2lab
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from colorize_core import reference_metrics
 from colorize_core.augment import Augment
 from colorize_core.baselines import make_baseline
 from colorize_core.color import denormalize_ab, normalize_ab, normalize_l, split_lab
@@ -182,22 +183,8 @@ def bench_data(size: int, images: int, repeats: int) -> dict:
 # ---------------------------------------------------------------- 2. metrics
 
 
-def _reference_metrics(lab_pred: np.ndarray, lab_true: np.ndarray) -> dict[str, float]:
-    """One image, (H, W, 3) Lab float64, with scikit-image (and numpy where it has no function)."""
-    rgb_pred, rgb_true = lab2rgb(lab_pred), lab2rgb(lab_true)
-    mse = float(np.mean(((lab_pred[..., 1:] - lab_true[..., 1:]) / 128.0) ** 2))
-    return {
-        "mse_ab": mse,
-        "psnr_ab": 10 * np.log10(1 / max(mse, 1e-10)),
-        "ssim_rgb": structural_similarity(rgb_pred, rgb_true, channel_axis=2, data_range=1),
-        "delta_e76": float(deltaE_cie76(lab_pred, lab_true).mean()),
-        "psnr_rgb": peak_signal_noise_ratio(rgb_true, rgb_pred, data_range=1),
-        "delta_e2000": float(deltaE_ciede2000(lab_pred, lab_true).mean()),
-    }
-
-
 def bench_metrics(images: int | None, repeats: int) -> dict:
-    """Seconds for the metric set over the faces test split: per image (skimage) vs batched."""
+    """Seconds for all metrics over the faces test split: per image (references) vs batched."""
     data = load_images("faces", 128)
     split = make_split(data.files, seed=0)
     test = select(data, split, "test")
@@ -209,7 +196,9 @@ def bench_metrics(images: int | None, repeats: int) -> dict:
     lab_true = test.lab.float().permute(0, 2, 3, 1).double().numpy()
 
     def per_image():
-        return [_reference_metrics(p, t) for p, t in zip(lab_pred, lab_true, strict=True)]
+        return [
+            reference_metrics.image_metrics(p, t) for p, t in zip(lab_pred, lab_true, strict=True)
+        ]
 
     with PeakMemory() as memory_ref:
         ref_seconds = median_seconds(per_image, max(1, repeats // 2), warmup=0)
@@ -364,8 +353,8 @@ def _head(*columns: str) -> list[str]:
     return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
-def _rate(s: dict) -> str:
-    return f"{s['median']:.1f} ({s['min']:.1f}-{s['max']:.1f})"
+def _rate(s: dict, spec: str = ".1f") -> str:
+    return f"{s['median']:{spec}} ({s['min']:{spec}}-{s['max']:{spec}})"
 
 
 def markdown(results: dict) -> str:
@@ -399,14 +388,16 @@ def markdown(results: dict) -> str:
             f"| {r['reference']['peak_rss_mb']:.0f} / {r['cache_flip']['peak_rss_mb']:.0f} |"
         )
     t = results["metrics"]
-    worst = max(t["max_abs_difference"].items(), key=lambda kv: kv[1])
+    differences = ", ".join(f"{k} {v:.1g}" for k, v in t["max_abs_difference"].items())
     lines += [
         "",
-        f"## 2. Metrics ({t['images']} faces test images, seconds)",
+        f"## 2. Metrics (all 13, {t['images']} faces test images, seconds)",
         "",
-        *_head("per image (scikit-image)", "batched (ours)", "ratio", "largest difference"),
-        f"| {_rate(t['reference_seconds'])} | {t['batched_seconds']['median']:.3f} "
-        f"| {t['ratio']:.0f}x | {worst[1]:.2g} ({worst[0]}) |",
+        *_head("per image (scikit-image, scikit-learn, numpy)", "batched (ours)", "ratio"),
+        f"| {_rate(t['reference_seconds'])} | {_rate(t['batched_seconds'], '.3f')} "
+        f"| {t['ratio']:.0f}x |",
+        "",
+        f"Largest per-image difference between the two: {differences}.",
         "",
         f"## 3. Training step (img/s, batch {TRAIN_BATCH})",
         "",
@@ -429,7 +420,26 @@ def markdown(results: dict) -> str:
         )
     lines += [
         "",
-        "## 4. Cache build (landscapes, 128 px)",
+        "## 4. Scaling with image size (microseconds per pixel: flat = linear in pixels)",
+        "",
+        *_head("size", "data: cache + full augmentation", "train step: conv_ae default"),
+    ]
+    data_by_size = {
+        r["size"]: r["cache_full_augment"]["img_per_s"]["median"] for r in results["data"]
+    }
+    train_by_size = {
+        r["size"]: r["default_img_per_s"]["median"]
+        for r in results["train"]
+        if r["model"] == "conv_ae"
+    }
+    for size in sorted(set(data_by_size) & set(train_by_size)):
+        per_pixel = [
+            1e6 / (rate * size * size) for rate in (data_by_size[size], train_by_size[size])
+        ]
+        lines.append(f"| {size} | {per_pixel[0]:.4f} | {per_pixel[1]:.3f} |")
+    lines += [
+        "",
+        "## 5. Cache build (landscapes, 128 px; flat ms per image = linear in images)",
         "",
         "| images | seconds | ms per image | peak RSS MB |",
         "|---|---|---|---|",

@@ -24,9 +24,8 @@ import torch
 import torch.nn.functional as F
 from skimage.color import deltaE_cie76, deltaE_ciede2000
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from colorize_core import metrics
+from colorize_core import metrics, reference_metrics
 from colorize_core.color import join_lab, lab_to_rgb, rgb_to_lab, split_lab
 
 N_REAL = 6
@@ -91,35 +90,6 @@ def _random_lab(n: int, size: tuple[int, int], seed: int) -> torch.Tensor:
 def _hwc(image: torch.Tensor) -> np.ndarray:
     """(C, H, W) tensor -> (H, W, C) float64 numpy, the layout scikit-image takes."""
     return image.permute(1, 2, 0).double().numpy()
-
-
-# ---------------------------------------------------------------------------------------------
-# numpy references for what scikit-image and scikit-learn do not have
-
-
-def _colorfulness_numpy(rgb: np.ndarray) -> float:
-    red, green, blue = (255.0 * rgb.astype(np.float64)).reshape(3, -1)
-    rg, yb = red - green, 0.5 * (red + green) - blue
-    return np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
-
-
-def _auc_numpy(ab_pred: np.ndarray, ab_true: np.ndarray) -> float:
-    error = np.linalg.norm(ab_pred.astype(np.float64) - ab_true, axis=0).ravel()
-    thresholds = np.arange(151)
-    return float(np.mean([(error <= t).mean() for t in thresholds]))
-
-
-def _sklearn_scores(ab_pred: np.ndarray, ab_true: np.ndarray, grid: float) -> dict[str, float]:
-    # bins from the same float32 values and float32 division as the torch code
-    bins = np.floor(np.stack([ab_true, ab_pred]).astype(np.float32) / np.float32(grid))
-    pairs = bins.reshape(2, 2, -1).transpose(0, 2, 1).reshape(-1, 2)
-    _, labels = np.unique(pairs, axis=0, return_inverse=True)
-    y_true, y_pred = labels.reshape(2, -1)
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, average="macro", zero_division=0
-    )
-    accuracy = accuracy_score(y_true, y_pred)
-    return {"accuracy": accuracy, "precision": precision, "recall": recall, "f1": f1}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,9 +216,9 @@ def test_colorfulness_and_auc_match_numpy(real_pair):
     colorfulness = metrics.colorfulness(rgb_pred)
     auc = metrics.auc_ab(lab_pred[:, 1:], lab_true[:, 1:])
     for i in range(N_REAL):
-        reference = _colorfulness_numpy(rgb_pred[i].numpy())
+        reference = reference_metrics.colorfulness(rgb_pred[i].numpy())
         assert colorfulness[i].item() == pytest.approx(reference, rel=1e-4, abs=1e-4)
-        reference = _auc_numpy(lab_pred[i, 1:].numpy(), lab_true[i, 1:].numpy())
+        reference = reference_metrics.auc_ab(lab_pred[i, 1:].numpy(), lab_true[i, 1:].numpy())
         assert auc[i].item() == pytest.approx(reference, abs=1e-6)
 
 
@@ -256,7 +226,9 @@ def test_ab_classification_matches_sklearn(real_pair):
     ab_pred, ab_true = real_pair[0][:, 1:], real_pair[1][:, 1:]
     scores = metrics.ab_classification(ab_pred, ab_true)
     for i in range(N_REAL):
-        reference = _sklearn_scores(ab_pred[i].numpy(), ab_true[i].numpy(), grid=10)
+        reference = reference_metrics.ab_classification(
+            ab_pred[i].numpy(), ab_true[i].numpy(), grid=10
+        )
         for name, value in reference.items():
             assert scores[name][i].item() == pytest.approx(value, abs=1e-6), name
 
@@ -337,7 +309,7 @@ def test_ab_classification_random_matches_sklearn(grid):
     pred = true + 15.0 * torch.randn(true.shape, generator=torch.Generator().manual_seed(7))
     scores = metrics.ab_classification(pred, true, grid=grid)
     for i in range(3):
-        reference = _sklearn_scores(pred[i].numpy(), true[i].numpy(), grid=grid)
+        reference = reference_metrics.ab_classification(pred[i].numpy(), true[i].numpy(), grid=grid)
         for name, value in reference.items():
             assert scores[name][i].item() == pytest.approx(value, abs=1e-6), name
 
@@ -350,7 +322,7 @@ def test_ab_classification_far_out_values_match_sklearn():
     pred[1, 1, 4, 4] = 9e6
     scores = metrics.ab_classification(pred, true)
     for i in range(2):
-        reference = _sklearn_scores(pred[i].numpy(), true[i].numpy(), grid=10)
+        reference = reference_metrics.ab_classification(pred[i].numpy(), true[i].numpy(), grid=10)
         for name, value in reference.items():
             assert scores[name][i].item() == pytest.approx(value, abs=1e-6), name
 
@@ -448,6 +420,31 @@ def test_image_metrics_on_real_images(real_pair):
         values["delta_e2000"], metrics.delta_e2000(lab_pred, lab_true).double()
     )
     torch.testing.assert_close(values["colorfulness_pred"], metrics.colorfulness(rgb_pred).double())
+
+
+# the module docstring's tolerances, as pytest.approx arguments
+TOLERANCE = {
+    "mse_ab": {"rel": 1e-5},
+    "psnr_ab": {"rel": 1e-4},
+    "ssim_rgb": {"rel": 1e-4},
+    "delta_e76": {"abs": 1e-3},
+    "psnr_rgb": {"rel": 1e-4},
+    "delta_e2000": {"abs": 1e-3},
+    "colorfulness_pred": {"rel": 1e-4, "abs": 1e-4},
+    "colorfulness_true": {"rel": 1e-4, "abs": 1e-4},
+    **{key: {"abs": 1e-6} for key in ("auc_ab", "accuracy", "precision", "recall", "f1")},
+}
+
+
+def test_image_metrics_equal_the_per_image_references(real_pair):
+    """All thirteen at once against reference_metrics, the per-image path the benchmark times."""
+    lab_pred, lab_true = real_pair
+    values = metrics.image_metrics(lab_true[:, :1], lab_pred[:, 1:], lab_true[:, 1:])
+    assert set(TOLERANCE) == set(values)
+    for i in range(N_REAL):
+        reference = reference_metrics.image_metrics(_hwc(lab_pred[i]), _hwc(lab_true[i]))
+        for key, value in reference.items():
+            assert values[key][i].item() == pytest.approx(value, **TOLERANCE[key]), key
 
 
 def test_metrics_table():
