@@ -57,7 +57,7 @@ class TrainConfig:
     plateau_patience: int = 3
     plateau_factor: float = 0.5
     warmup_steps: int = 100  # inverse_sqrt: constant for this many steps, then 1/sqrt decay
-    adversarial: bool = False  # train with the PatchGAN discriminator (model "gan")
+    adversarial: bool = False  # train the model as generator against the PatchGAN discriminator
     gan_lambda: float = 100.0  # weight of the L1 term in the generator loss
     device: str = "auto"  # auto: cuda, then mps, then cpu
     precision: str = "auto"  # auto: bfloat16 autocast where the hardware has it, else float32
@@ -93,8 +93,6 @@ class ExperimentConfig:
         for key, value in positive.items():
             if value <= 0:
                 raise ValueError(f"{key} must be positive, got {value}")
-        if t.adversarial and self.model.model != "gan":
-            raise ValueError("adversarial training needs model='gan' (the reference generator)")
 
     @property
     def run_dir(self) -> Path:
@@ -172,3 +170,17 @@ def _check_types(config: Any) -> None:
             raise TypeError(
                 f"{f.name} must be {hints[f.name]}, got {value!r} ({type(value).__name__})"
             )
+
+
+def with_variants(params: dict[str, Any], variants: dict[str, dict]) -> dict[str, ExperimentConfig]:
+    """The run ``params`` describe (key ``None``) and one run per named variant.
+
+    ``variants`` maps a name to the parameters it changes, e.g. ``{"unet": {"model": "unet"}}``;
+    each variant runs under ``<name>-<variant>`` on the same data, split and seed, so a notebook
+    can compare its reference-settings run with documented alternatives.
+    """
+    configs = {None: ExperimentConfig.from_params(**params)}
+    for variant, changes in variants.items():
+        name = f"{params.get('name', 'run')}-{variant}"
+        configs[variant] = ExperimentConfig.from_params(**{**params, **changes, "name": name})
+    return configs

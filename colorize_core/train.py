@@ -128,7 +128,8 @@ class Regression:
 
 
 class Adversarial:
-    """The reference pair: generator (model "gan") vs PatchGAN discriminator on (L, ab) pairs.
+    """Generator (the reference's is model "gan"; any registered model works, e.g. "unet" as in
+    pix2pix) vs PatchGAN discriminator on (L, ab) pairs.
 
     Discriminator: BCE-with-logits, real pairs -> 1, generated pairs -> 0 (halved, as in pix2pix).
     Generator: BCE-with-logits towards 1 on its own pairs + ``gan_lambda`` * L1 to the true ab.

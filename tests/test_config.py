@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from colorize_core.config import ExperimentConfig
+from colorize_core.config import ExperimentConfig, with_variants
 
 
 def test_flat_parameters_go_to_their_parts():
@@ -48,7 +48,6 @@ def test_unknown_names_and_wrong_types_are_errors():
         ({"scheduler": "cosine"}, "scheduler must be one of"),
         ({"wandb": "yes"}, "wandb must be one of"),
         ({"epochs": 0}, "epochs must be positive"),
-        ({"adversarial": True, "model": "unet"}, "model='gan'"),
     ],
 )
 def test_bad_values_are_errors(params, message):
@@ -64,3 +63,15 @@ def test_save_and_load_round_trip(tmp_path):
     assert ExperimentConfig.load(tmp_path / "config.json") == config
     assert ExperimentConfig.from_dict(config.to_dict()) == config
     assert config.run_dir.as_posix() == "results/r"
+
+
+def test_with_variants_names_each_run_and_changes_only_its_settings():
+    params = {"name": "faces_cnn", "model": "conv_ae", "epochs": 3, "lr": 5e-4}
+    configs = with_variants(params, {"unet": {"model": "unet"}, "fast": {"lr": 1e-3}})
+    assert list(configs) == [None, "unet", "fast"]
+    assert [c.name for c in configs.values()] == ["faces_cnn", "faces_cnn-unet", "faces_cnn-fast"]
+    assert configs["unet"].model.model == "unet" and configs["unet"].train.lr == 5e-4
+    assert configs["fast"].model.model == "conv_ae" and configs["fast"].train.lr == 1e-3
+    assert all(c.train.epochs == 3 for c in configs.values())
+    with pytest.raises(TypeError, match="unknown parameter"):
+        with_variants(params, {"typo": {"modle": "unet"}})

@@ -116,7 +116,10 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
     assert load_checkpoint(config.run_dir / "checkpoints" / "last.pt")["epoch"] == 1
 
 
-def test_adversarial_loop_trains_both_players_on_real_and_fake_pairs(tmp_path, tiny_faces):
+@pytest.mark.parametrize("generator", ["gan", "unet"])  # the reference's, and pix2pix's kind
+def test_adversarial_loop_trains_both_players_on_real_and_fake_pairs(
+    tmp_path, tiny_faces, generator
+):
     data, split = tiny_faces
     seen = {"real": 0, "fake": 0}
 
@@ -141,7 +144,7 @@ def test_adversarial_loop_trains_both_players_on_real_and_fake_pairs(tmp_path, t
     train_module.Adversarial.train_step = counting_step
     try:
         config = tiny_config(
-            tmp_path, model="gan", adversarial=True, epochs=2, betas=(0.5, 0.999), loss="l1"
+            tmp_path, model=generator, adversarial=True, epochs=2, betas=(0.5, 0.999), loss="l1"
         )
         result = fit(config, data, split, callbacks=[spy])
     finally:
