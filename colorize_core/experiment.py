@@ -1,7 +1,8 @@
 """What a notebook calls: ``run_experiment(config)`` trains, evaluates, fills ``results/<run>/``.
 
 A run folder holds ``config.json``, ``split.json``, ``history.csv``/``.json``,
-``metrics_per_image.csv``, ``metrics.json`` (summary with CIs, provenance, timing),
+``metrics_per_image.csv`` (test split), ``metrics.json`` (test summary with CIs, the validation
+split's means for choosing between variants without looking at the test split, provenance, timing),
 ``samples.png`` (input | prediction | truth for fixed test images) and ``checkpoints/``.
 """
 
@@ -35,7 +36,8 @@ class RunResult:
     data: LabImages
     split: Split
     fit: FitResult
-    evaluation: Evaluation
+    evaluation: Evaluation  # test split: what tables report
+    validation: Evaluation  # validation split: what variants are chosen on
 
     @property
     def run_dir(self) -> Path:
@@ -71,6 +73,7 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
         result = fit(config, data, split, resume=resume, callbacks=[*callbacks, wandb])
         device = pick_device(config.train.device)
         evaluation = evaluate(result.model, data, split, "test", name=config.name, device=device)
+        validation = evaluate(result.model, data, split, "val", name=config.name, device=device)
         wandb.log_summary({f"test/{k}": v for k, v in evaluation.summary["mean"].items()})
     finally:
         wandb.close()
@@ -85,12 +88,13 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
         "epochs": len(result.history),
         "train_seconds": round(float(result.history["seconds"].sum()), 1),
         "metrics": evaluation.summary.to_dict(orient="index"),
+        "validation": {"images": len(split.val), "mean": validation.summary["mean"].to_dict()},
         "seconds": round(time.time() - started, 1),  # this call (short when it resumed a run)
         "provenance": provenance(device),
     }
     (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
     save_samples(result.model, select(data, split, "test"), run_dir / "samples.png", device)
-    return RunResult(config, data, split, result, evaluation)
+    return RunResult(config, data, split, result, evaluation, validation)
 
 
 @torch.inference_mode()

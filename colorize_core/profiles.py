@@ -25,9 +25,12 @@ NOTEBOOKS = (
 PROFILE_NAMES = ("smoke", "cpu", "full")
 
 # The reference study's faces settings: AdamW, ReduceLROnPlateau, 30 epochs, batch 20.
+# VARIANTS: named alternatives each notebook also runs (chosen on the validation split), here the
+# U-Net (the second study's, with skip connections) in place of the reference network.
 _FACES = {
     "DATASET": "faces", "MODEL": "conv_ae", "LOSS": "mse", "EPOCHS": 30, "BATCH_SIZE": 20,
     "IMAGE_SIZE": 128, "LIMIT": None, "LR": 5e-4, "WEIGHT_DECAY": 1e-4,
+    "VARIANTS": {"unet": {"model": "unet"}},
 }  # fmt: skip
 # Adversarial pair: Adam betas (0.5, 0.999), lambda 100 (pix2pix), lr 2e-4, no weight decay.
 _GAN = {**_FACES, "MODEL": "gan", "LOSS": "l1", "LR": 2e-4, "WEIGHT_DECAY": 0.0,

@@ -232,6 +232,23 @@ def _paired_row(a: Evaluation, b: Evaluation, metric: str) -> dict:
     }  # fmt: skip
 
 
+def validation_table(validations: list[Evaluation]) -> pd.DataFrame:
+    """Validation-split means of the key metrics per run, and which run they choose.
+
+    Variants are chosen here, never on the test split: the chosen run has the lowest mean
+    validation ΔE2000 (the standard perceptual colour difference).
+    """
+    table = pd.DataFrame(
+        {
+            e.predictor: e.summary["mean"][list(KEY_METRICS) + ["colorfulness_true"]]
+            for e in validations
+        }
+    ).T
+    table.index.name = "run (validation split)"
+    table["chosen"] = table.index == table["delta_e2000"].idxmin()
+    return table
+
+
 def config_table(config: ExperimentConfig) -> pd.DataFrame:
     """The resolved config as one ``parameter -> value`` column, for a notebook to show."""
     flat = {}

@@ -10,7 +10,7 @@ from colorize_core.baselines import make_baseline
 from colorize_core.data import load_images, make_split, select
 from colorize_core.evaluate import evaluate, long_summary, paired_difference
 from colorize_core.metrics import METRICS
-from colorize_core.report import metric_table
+from colorize_core.report import metric_table, validation_table
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +85,16 @@ def test_paired_difference_and_tables(faces):
     other = evaluate(make_baseline("gray", train.lab), data, split, "val", name="gray")
     with pytest.raises(ValueError, match="same images"):
         paired_difference(other, gray, "delta_e2000")
+
+
+def test_validation_table_chooses_the_lowest_validation_delta_e2000(faces):
+    data, split, train = faces
+    validations = [
+        evaluate(make_baseline(name, train.lab), data, split, "val", name=name)
+        for name in ("gray", "mean_ab", "mean_ab_map")
+    ]
+    table = validation_table(validations)
+    assert list(table.index) == ["gray", "mean_ab", "mean_ab_map"]
+    assert table["chosen"].sum() == 1
+    assert table["delta_e2000"].idxmin() == table.index[table["chosen"]][0] == "mean_ab_map"
+    assert table.loc["gray", "psnr_ab"] == pytest.approx(validations[0].per_image["psnr_ab"].mean())
