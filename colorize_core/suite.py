@@ -3,7 +3,8 @@
 Runs the notebooks in ``notebooks/`` with papermill under a profile (smoke, cpu, full; see
 ``profiles.py``) and writes ``reports/<profile>/``: the executed notebooks, an HTML copy of each,
 the summary notebook's tables (CSV, Markdown) and figures (PNG), ``run.json`` (profile, device,
-commit, package versions, wall times) and ``index.html`` linking it all. A notebook that fails is
+commit, package versions, wall times; earlier runs into the same folder, e.g. with ``--only``, are
+kept and listed) and ``index.html`` linking it all. A notebook that fails is
 reported with its cell and error and the others still run; the exit status is the number of
 notebooks that failed.
 """
@@ -164,9 +165,39 @@ def run_suite(
         "notebooks": [asdict(r) for r in runs],
         "provenance": provenance(),
     }
+    info = merge_with_earlier(info, out / "run.json")
     (out / "run.json").write_text(json.dumps(info, indent=1))
-    write_index(out, runs, info)
+    write_index(out, info)
     return runs
+
+
+def merge_with_earlier(info: dict, path: Path) -> dict:
+    """Keep what earlier runs into the same report folder did (``--only``, ``--resume``).
+
+    Notebooks not run this time keep their last entry, so ``index.html`` still links them, and
+    ``invocations`` lists every run into the folder (time, commit, wall time, notebooks), so the
+    report says how its numbers came about even when they took several runs.
+    """
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    if earlier.get("profile") != info["profile"]:
+        earlier = {}
+
+    def invocation(run: dict) -> dict:
+        return {
+            "time_utc": run["provenance"]["time_utc"],
+            "commit": run["provenance"]["commit"],
+            "wall_seconds": run["wall_seconds"],
+            "notebooks": [n["name"] for n in run["notebooks"]],
+        }
+
+    history = earlier.get("invocations", [invocation(earlier)] if earlier else [])
+    now = {n["name"]: n for n in info["notebooks"]}
+    entries = {**{n["name"]: n for n in earlier.get("notebooks", [])}, **now}
+    return {
+        **info,
+        "notebooks": [entries[name] for name in NOTEBOOKS if name in entries],
+        "invocations": [*history, invocation(info)],
+    }
 
 
 def _device_for(device: str, index: int, parallel: int) -> str:
@@ -178,21 +209,25 @@ def _device_for(device: str, index: int, parallel: int) -> str:
     return device
 
 
-def write_index(out: Path, runs: list[NotebookRun], info: dict) -> Path:
+def write_index(out: Path, info: dict) -> Path:
     """``index.html``: run facts, links to every notebook, the summary tables and figures."""
     rows = "".join(
-        f"<tr><td>{html.escape(r.name)}</td><td>{'ok' if r.ok else 'FAILED'}</td>"
-        f"<td>{r.seconds:.0f} s</td>"
-        f"<td>{_link(r.html, 'HTML')} {_link(r.notebook, 'notebook')}</td>"
-        f"<td>{html.escape(r.error or '')}</td></tr>"
-        for r in runs
+        f"<tr><td>{html.escape(r['name'])}</td><td>{'ok' if r['ok'] else 'FAILED'}</td>"
+        f"<td>{r['seconds']:.0f} s</td>"
+        f"<td>{_link(r['html'], 'HTML')} {_link(r['notebook'], 'notebook')}</td>"
+        f"<td>{html.escape(r['error'] or '')}</td></tr>"
+        for r in info["notebooks"]
     )
     origin = info["provenance"]
+    runs = "; ".join(
+        f"{i + 1}. {run['time_utc']}, commit <code>{run['commit']}</code>, "
+        f"{run['wall_seconds'] / 60:.1f} min: {', '.join(run['notebooks'])}"
+        for i, run in enumerate(info["invocations"])
+    )
     facts = (
         f"profile <b>{info['profile']}</b>, device {html.escape(info['device'])} "
-        f"({html.escape(origin['platform'])}, {origin['cpu_threads']} threads), commit "
-        f"<code>{origin['commit']}</code>, torch {origin['packages']['torch']}, "
-        f"wall time {info['wall_seconds'] / 60:.1f} min, finished {origin['time_utc']}"
+        f"({html.escape(origin['platform'])}, {origin['cpu_threads']} threads), "
+        f"torch {origin['packages']['torch']}. Runs into this folder: {runs}"
     )
     tables = "".join(
         f"<h3>{html.escape(path.stem)}</h3>"

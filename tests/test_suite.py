@@ -47,9 +47,10 @@ def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):
     root, _ = smoke
     tables = root / "reports" / "tables"
     expected = {
-        "faces": {"faces_cnn", "faces_gan", "ablation-reference", "ablation-smooth_l1",
-                  "ablation-weight_decay_1e-3", "ablation-lr_1e-3"},
-        "landscapes": {"landscapes_cnn", "cnn_vs_unet-landscapes-cnn8",
+        "faces": {"faces_cnn", "faces_cnn-unet", "faces_gan", "faces_gan-unet",
+                  "ablation-reference", "ablation-smooth_l1", "ablation-weight_decay_1e-3",
+                  "ablation-lr_1e-3"},
+        "landscapes": {"landscapes_cnn", "landscapes_cnn-unet", "cnn_vs_unet-landscapes-cnn8",
                        "cnn_vs_unet-landscapes-unet"},
         "cifar10": {"cnn_vs_unet-cifar10-cnn8", "cnn_vs_unet-cifar10-unet"},
     }  # fmt: skip
@@ -82,3 +83,33 @@ def test_a_failing_notebook_is_reported_and_the_rest_still_run(tmp_path, capsys)
     status = {n["name"]: n["ok"] for n in info["notebooks"]}
     assert status == {"faces_cnn": False, "faces_gan": True}
     assert (tmp_path / "reports" / "faces_cnn.html").is_file()  # the error is readable there
+
+
+def test_a_partial_run_keeps_the_earlier_entries_and_lists_every_run(tmp_path):
+    def info(names, commit, wall):
+        notebooks = [
+            {"name": n, "ok": True, "seconds": 1.0, "notebook": f"{n}.ipynb", "html": None,
+             "error": None, "cell": None}
+            for n in names
+        ]  # fmt: skip
+        origin = {"time_utc": f"t-{commit}", "commit": commit, "platform": "p", "cpu_threads": 2,
+                  "packages": {"torch": "2"}}  # fmt: skip
+        return {"profile": "cpu", "device": "auto", "wall_seconds": wall, "notebooks": notebooks,
+                "provenance": origin}  # fmt: skip
+
+    path = tmp_path / "run.json"
+    first = suite.merge_with_earlier(info(suite.NOTEBOOKS, "aaa", 4800.0), path)
+    path.write_text(json.dumps(first))
+    second = suite.merge_with_earlier(info(["faces_gan", "summary"], "bbb", 600.0), path)
+    assert [n["name"] for n in second["notebooks"]] == list(suite.NOTEBOOKS)
+    assert [(r["commit"], r["wall_seconds"]) for r in second["invocations"]] == [
+        ("aaa", 4800.0),
+        ("bbb", 600.0),
+    ]
+    assert second["invocations"][1]["notebooks"] == ["faces_gan", "summary"]
+    suite.write_index(tmp_path, second)
+    page = (tmp_path / "index.html").read_text()
+    assert "commit <code>aaa</code>, 80.0 min" in page and "faces_cnn.ipynb" in page
+    # another profile's run.json is not mixed in
+    other = suite.merge_with_earlier({**info(["summary"], "ccc", 1.0), "profile": "smoke"}, path)
+    assert len(other["invocations"]) == 1 and len(other["notebooks"]) == 1
