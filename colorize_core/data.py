@@ -261,4 +261,4 @@ def iterate_batches(
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         batch = data.lab[order[start : start + batch_size]].to(device, non_blocking=True).float()
-        yield augment(batch, generator) if augment is not None else batch
+        yield augment(batch, generator, inplace=True) if augment is not None else batch

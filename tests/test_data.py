@@ -187,6 +187,18 @@ def test_identity_and_flip():
     assert torch.allclose(unflipped, batch, atol=1e-5)
 
 
+def test_flip_leaves_its_input_alone_unless_told_it_may_overwrite_it():
+    batch, flip = torch.rand(8, 3, 4, 4), Augment(max_rotation=0.0, min_crop_scale=1.0)
+    original = batch.clone()
+    copied = flip(batch, torch.Generator().manual_seed(1))
+    assert torch.equal(batch, original)
+    flipped = [i for i in range(8) if not torch.equal(copied[i], original[i])]
+    assert 0 < len(flipped) < 8  # per image, not per batch
+    assert all(torch.equal(copied[i], original[i].flip(-1)) for i in flipped)
+    in_place = flip(batch, torch.Generator().manual_seed(1), inplace=True)
+    assert in_place.data_ptr() == batch.data_ptr() and torch.equal(in_place, copied)
+
+
 def test_augmentation_moves_l_and_ab_together_and_varies_per_image():
     lightness = torch.rand(8, 1, 32, 32) * 100
     lab = torch.cat([lightness, 0.5 * lightness, -0.25 * lightness], dim=1)
