@@ -20,6 +20,7 @@ from colorize_core.baselines import fit_baselines
 from colorize_core.color import split_lab
 from colorize_core.config import ExperimentConfig
 from colorize_core.data import LabImages, Split, select
+from colorize_core.datasets import DATASETS
 from colorize_core.evaluate import (
     Evaluation,
     evaluate_baselines,
@@ -68,9 +69,12 @@ class Run:
 
     @property
     def group(self) -> tuple:
-        """Runs with equal groups were evaluated on the same test images."""
+        """Runs with equal groups were evaluated on the same test images (the registered size
+        stands in for ``image_size=None``, which loads at that size)."""
         d = self.config.data
-        return (d.dataset, d.image_size, d.limit, self.config.seed)
+        spec = DATASETS.get(d.dataset)
+        size = d.image_size or (spec.image_size if spec else None)
+        return (d.dataset, size, d.limit, self.config.seed)
 
     def evaluation(self) -> Evaluation:
         return Evaluation(self.name, self.config.data.dataset, "test", self.per_image,

@@ -1,5 +1,7 @@
 """evaluate(): per-image metrics on a split, summaries with CIs, paired comparisons, the suite."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,10 +9,11 @@ from skimage.color import deltaE_ciede2000, lab2rgb
 from skimage.metrics import structural_similarity
 
 from colorize_core.baselines import make_baseline
+from colorize_core.config import ExperimentConfig
 from colorize_core.data import load_images, make_split, select
 from colorize_core.evaluate import evaluate, long_summary, paired_difference
 from colorize_core.metrics import METRICS
-from colorize_core.report import metric_table, validation_table
+from colorize_core.report import Run, metric_table, validation_table
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +101,12 @@ def test_validation_table_chooses_the_lowest_validation_delta_e2000(faces):
     assert table["chosen"].sum() == 1
     assert table["delta_e2000"].idxmin() == table.index[table["chosen"]][0] == "mean_ab_map"
     assert table.loc["gray", "psnr_ab"] == pytest.approx(validations[0].per_image["psnr_ab"].mean())
+
+
+def test_runs_at_the_registered_size_share_a_group_with_runs_that_name_it():
+    def run(**params):
+        return Run(Path("r"), ExperimentConfig.from_params(**params), {}, pd.DataFrame(), None)
+
+    assert run(dataset="faces").group == run(dataset="faces", image_size=128).group
+    assert run(dataset="faces").group != run(dataset="faces", image_size=64).group
+    assert run(dataset="folder:/x").group[1] is None
