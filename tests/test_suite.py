@@ -2,6 +2,7 @@
 the others. These execute notebooks in a real kernel of this environment (marker: notebook)."""
 
 import json
+import runpy
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,16 @@ def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):
         assert all(np.isfinite(m["mean"]) for m in metrics.values()), path.parent.name
     figures = {p.name for p in (root / "reports" / "figures").glob("*.png")}
     assert len(figures) == 4 * 3
+
+
+def test_readme_results_tables_are_printed_from_the_report(smoke, capsys):
+    root, _ = smoke
+    tool = runpy.run_path(str(suite.ROOT / "tools" / "readme_results.py"))
+    assert tool["main"]([str(root / "reports")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("Profile `smoke`") and "### faces_32px_60_seed0" in printed
+    assert "| faces_cnn-unet " in printed and "| mean_ab_map " in printed
+    assert "ΔE2000" in printed and "True images' colourfulness" in printed
 
 
 def test_a_failing_notebook_is_reported_and_the_rest_still_run(tmp_path, capsys):
