@@ -2,7 +2,8 @@
 
 Usage: ``python tools/readme_results.py [REPORT_DIR] [GROUP_STEM...]`` (default ``reports/cpu``
 and every ``*_summary.csv`` there). Each table keeps the key metrics, as ``mean [95% CI]`` cells,
-and the kind of row (model, baseline, quoted), and is headed by the run facts of ``run.json``.
+and the kind of row (model, baseline, quoted; quoted rows without any of these metrics are left
+out), and is headed by the run facts of ``run.json``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def facts(report: Path) -> str:
 def table(path: Path) -> str:
     frame = pd.read_csv(path, index_col="predictor").fillna("")
     true = frame.loc[frame["kind"] == "model", "colorfulness_true"]
-    shown = frame[["kind", *COLUMNS]].rename(columns={c: METRICS[c].name for c in COLUMNS})
+    shown = frame.loc[(frame[list(COLUMNS)] != "").any(axis=1), ["kind", *COLUMNS]]
+    shown = shown.rename(columns={c: METRICS[c].name for c in COLUMNS})
     note = f"\n\nTrue images' colourfulness: {true.iloc[0]}." if len(true) else ""
     return shown.to_markdown() + note
 
