@@ -47,7 +47,8 @@ _CNN_VS_UNET = {"MODELS": ["cnn8", "unet"], "LOSS": "mse", "LR": 1e-3, "WEIGHT_D
 CPU = {
     "faces_cnn": {"RUN_NAME": "faces_cnn", **_FACES},
     "faces_gan": {"RUN_NAME": "faces_gan", **_GAN},
-    # landscapes: 1,500 of the 6,000 scenes at 64 px, 15 epochs (the reference: all, 150 px).
+    # landscapes: 1,500 of the 6,000 scenes at 64 px, 15 epochs (the reference: all, 150 px);
+    # the U-Net also for 30 epochs, as a step there costs a third of conv_ae's.
     "landscapes_cnn": {
         "RUN_NAME": "landscapes_cnn",
         **_FACES,
@@ -55,6 +56,7 @@ CPU = {
         "IMAGE_SIZE": 64,
         "LIMIT": 1500,
         "EPOCHS": 15,
+        "VARIANTS": {"unet": {"model": "unet"}, "unet_30_epochs": {"model": "unet", "epochs": 30}},
     },  # fmt: skip
     # ablations: four faces runs at 64 px and 15 epochs each, so all four fit beside the rest.
     "ablations": {
@@ -79,7 +81,7 @@ _SMOKE_DATA = {"IMAGE_SIZE": 32, "LIMIT": 60, "EPOCHS": 1, "BATCH_SIZE": 16}
 SMOKE = {
     "faces_cnn": {**CPU["faces_cnn"], **_SMOKE_DATA, "EPOCHS": 2},
     "faces_gan": {**CPU["faces_gan"], **_SMOKE_DATA},
-    "landscapes_cnn": {**CPU["landscapes_cnn"], **_SMOKE_DATA},
+    "landscapes_cnn": {**CPU["landscapes_cnn"], **_SMOKE_DATA, "VARIANTS": _FACES["VARIANTS"]},
     "ablations": {**CPU["ablations"], **_SMOKE_DATA},
     "baselines_cnn_vs_unet": {
         **CPU["baselines_cnn_vs_unet"],
@@ -94,7 +96,13 @@ SMOKE = {
 FULL = {
     "faces_cnn": CPU["faces_cnn"],
     "faces_gan": CPU["faces_gan"],
-    "landscapes_cnn": {**CPU["landscapes_cnn"], "IMAGE_SIZE": 128, "LIMIT": None, "EPOCHS": 30},
+    "landscapes_cnn": {
+        **CPU["landscapes_cnn"],
+        "IMAGE_SIZE": 128,
+        "LIMIT": None,
+        "EPOCHS": 30,
+        "VARIANTS": _FACES["VARIANTS"],
+    },  # fmt: skip
     "ablations": {**CPU["ablations"], "IMAGE_SIZE": 128, "EPOCHS": 30},
     "baselines_cnn_vs_unet": {
         **CPU["baselines_cnn_vs_unet"],
