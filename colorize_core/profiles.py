@@ -48,7 +48,7 @@ CPU = {
     "faces_cnn": {"RUN_NAME": "faces_cnn", **_FACES},
     "faces_gan": {"RUN_NAME": "faces_gan", **_GAN},
     # landscapes: 1,500 of the 6,000 scenes at 64 px, 15 epochs (the reference: all, 150 px);
-    # the U-Net also for 30 epochs, as a step there costs a third of conv_ae's.
+    # the U-Net also for 30 epochs, as its step costs about half of conv_ae's.
     "landscapes_cnn": {
         "RUN_NAME": "landscapes_cnn",
         **_FACES,
