@@ -31,6 +31,7 @@ class DataConfig:
     image_size: int | None = None  # None: the dataset's registered size
     limit: int | None = None  # use only the first N usable images (small profiles)
     augment: bool = True  # flip, rotation, resized crop; training split only
+    flip_only: bool = False  # augment with horizontal flips only: for aligned images (faces)
     data_path: str | None = None  # explicit dataset folder; else COLORIZE_DATA, data/, download
 
 
@@ -59,6 +60,9 @@ class TrainConfig:
     warmup_steps: int = 100  # inverse_sqrt: constant for this many steps, then 1/sqrt decay
     adversarial: bool = False  # train the model as generator against the PatchGAN discriminator
     gan_lambda: float = 100.0  # weight of the L1 term in the generator loss
+    # Start from the best weights of another run on the same data and split (a run name under
+    # output_dir, or a checkpoint file): L1/MSE pre-training before adversarial fine-tuning.
+    init_from: str | None = None
     device: str = "auto"  # auto: cuda, then mps, then cpu
     precision: str = "auto"  # auto: bfloat16 autocast where the hardware has it, else float32
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and CUDA

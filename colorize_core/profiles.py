@@ -40,6 +40,9 @@ _ABLATION_VARIANTS = {
     "smooth_l1": {"loss": "smooth_l1"},
     "weight_decay_1e-3": {"weight_decay": 1e-3},
     "lr_1e-3": {"lr": 1e-3},
+    # faces are aligned, so rotation and crop may blur the position prior a face model can use
+    "flip_only": {"flip_only": True},
+    "lr_1e-3_flip_only": {"lr": 1e-3, "flip_only": True},
 }
 _CNN_VS_UNET = {"MODELS": ["cnn8", "unet"], "LOSS": "mse", "LR": 1e-3, "WEIGHT_DECAY": 1e-4,
                 "SCHEDULER": "inverse_sqrt"}  # fmt: skip

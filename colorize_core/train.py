@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorize_core.augment import Augment
-from colorize_core.checkpoint import load_checkpoint, save_checkpoint
+from colorize_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from colorize_core.color import normalize_ab, normalize_l, split_lab
 from colorize_core.config import ExperimentConfig, TrainConfig
 from colorize_core.data import LabImages, Split, iterate_batches, select
@@ -252,7 +252,7 @@ def fit(
     task = (Adversarial if t.adversarial else Regression)(config, device)
     schedulers = {k: _scheduler(o, t) for k, o in task.optimizers.items()}
     batches = torch.Generator().manual_seed(config.seed)  # batch order and augmentation
-    augment = Augment() if config.data.augment else None
+    augment = _augmentation(config)
     train_data, val_data = select(data, split, "train"), select(data, split, "val")
     history: list[dict] = []
     best_loss, best_epoch, start = math.inf, 0, 0
@@ -270,6 +270,8 @@ def fit(
         history, best_loss, best_epoch = state["history"], state["best_loss"], state["best_epoch"]
         start = state["epoch"]
         log.info("resuming %s after epoch %d of %d", config.name, start, t.epochs)
+    elif t.init_from is not None:
+        task.model.load_state_dict(initial_weights(config))
 
     for epoch in range(start, t.epochs):
         started = time.perf_counter()
@@ -352,6 +354,48 @@ def fit(
     best = load_checkpoint(checkpoints / "best.pt")
     task.model.load_state_dict(best["modules"]["model"])
     return FitResult(task.model.eval(), pd.DataFrame(history), best["best_epoch"], run_dir)
+
+
+def _augmentation(config: ExperimentConfig) -> Augment | None:
+    """Training-split augmentation: flip, rotation and crop; flips only with ``flip_only``."""
+    if not config.data.augment:
+        return None
+    return Augment(max_rotation=0.0, min_crop_scale=1.0) if config.data.flip_only else Augment()
+
+
+def initial_weights(config: ExperimentConfig) -> dict[str, torch.Tensor]:
+    """The model weights ``config.train.init_from`` names: the best checkpoint of a run under
+    ``output_dir`` (or a checkpoint file), checked to be the same model trained on the same data
+    and split, since pre-training on other images could have seen this run's test split."""
+    source = Path(config.train.init_from)
+    if not source.suffix:
+        source = Path(config.output_dir) / source / "checkpoints" / "best.pt"
+    if not source.is_file():
+        raise CheckpointError(
+            f"{config.name}: init_from {config.train.init_from!r} has no checkpoint at {source}; "
+            "train that run first (the suite runs faces_cnn before faces_gan)"
+        )
+    state = load_checkpoint(source)
+    other = ExperimentConfig.from_dict(state["config"])
+    mismatches = [
+        f"{what} {mine!r} vs {theirs!r}"
+        for what, mine, theirs in (
+            ("model", config.model, other.model),
+            ("data", _data_identity(config), _data_identity(other)),
+            ("seed", config.seed, other.seed),
+        )
+        if mine != theirs
+    ]
+    if mismatches:
+        raise CheckpointError(
+            f"{config.name}: cannot start from {source}: it differs in {'; '.join(mismatches)}"
+        )
+    return state["modules"]["model"]
+
+
+def _data_identity(config: ExperimentConfig) -> tuple:
+    d = config.data  # not data_path: where the same dataset lies may differ between machines
+    return d.dataset, d.image_size, d.limit
 
 
 def _write_history(history: list[dict], run_dir: Path) -> None:

@@ -155,6 +155,55 @@ def test_adversarial_loop_trains_both_players_on_real_and_fake_pairs(
     assert set(state["modules"]) == {"model", "discriminator"}
 
 
+def test_init_from_starts_adversarial_fine_tuning_from_a_pretrained_run(tmp_path, tiny_faces):
+    data, split = tiny_faces
+    pretrained = fit(tiny_config(tmp_path, name="pre", epochs=1), data, split)
+    config = tiny_config(tmp_path, name="tuned", adversarial=True, epochs=1, init_from="pre")
+    start = train_module.initial_weights(config)
+    for key, value in weights(pretrained.model).items():
+        assert torch.equal(start[key], value), key
+
+    starts = []
+    original = train_module.Adversarial.train_step
+
+    def first_step(self, lightness, ab):
+        if not starts:
+            starts.append(weights(self.model))
+        return original(self, lightness, ab)
+
+    train_module.Adversarial.train_step = first_step
+    try:
+        fit(config, data, split)
+    finally:
+        train_module.Adversarial.train_step = original
+    for key, value in weights(pretrained.model).items():
+        assert torch.equal(starts[0][key], value), key
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"init_from": "missing"}, "no checkpoint at"),
+        ({"init_from": "pre", "limit": 30}, "differs in data"),
+        ({"init_from": "pre", "seed": 1}, "differs in seed"),
+        ({"init_from": "pre", "model": "unet", "model_kwargs": {}}, "differs in model"),
+    ],
+)
+def test_init_from_refuses_missing_and_mismatched_runs(tmp_path, tiny_faces, overrides, message):
+    data, split = tiny_faces
+    fit(tiny_config(tmp_path, name="pre", epochs=1), data, split)
+    with pytest.raises(CheckpointError, match=message):
+        train_module.initial_weights(tiny_config(tmp_path, name="tuned", **overrides))
+
+
+def test_flip_only_augmentation_neither_rotates_nor_crops(tmp_path):
+    assert train_module._augmentation(tiny_config(tmp_path, augment=False)) is None
+    full = train_module._augmentation(tiny_config(tmp_path))
+    assert full.max_rotation > 0 and full.min_crop_scale < 1
+    flips = train_module._augmentation(tiny_config(tmp_path, flip_only=True))
+    assert (flips.hflip, flips.max_rotation, flips.min_crop_scale) == (0.5, 0.0, 1.0)
+
+
 def test_foreign_and_corrupt_checkpoints_get_clear_errors(tmp_path):
     torch.save({"weight": torch.zeros(2)}, tmp_path / "foreign.pt")
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint at all")
