@@ -395,7 +395,7 @@ def markdown(results: dict) -> str:
         "",
         *_head("per image (scikit-image, scikit-learn, numpy)", "batched (ours)", "ratio"),
         f"| {_rate(t['reference_seconds'])} | {_rate(t['batched_seconds'], '.3f')} "
-        f"| {t['ratio']:.0f}x |",
+        f"| {t['ratio']:.1f}x |",
         "",
         f"Largest per-image difference between the two: {differences}.",
         "",
