@@ -6,9 +6,9 @@ repeated timings after a warm-up. Sections:
 1. data: images per second delivered to a training loop by (a) the reference pipeline (per-sample
    PIL decode, torchvision transforms, scikit-image ``rgb2lab``, DataLoader batch 20) and (b) our
    decode-once Lab cache with batched augmentation (flip only, as (a), and the full set);
-2. metrics: the full metric set (all 13) over the faces test split, per image with scikit-image,
-   scikit-learn and numpy (a, ``reference_metrics``) and batched (b), with the largest difference
-   between the two for every metric;
+2. metrics: the full metric set (``metrics.METRICS``) over the faces test split, per image with
+   scikit-image, scikit-learn and numpy (a, ``reference_metrics``) and batched (b), with the
+   largest difference between the two for every metric;
 3. train: images per second of one training step (forward, backward, AdamW, batch 16) in a plain
    eager float32 channels-first loop (a) and in our trainer's default mode (b: channels-last, bf16
    autocast where the hardware has it), with the share of (b)'s step time spent waiting for data;
@@ -391,7 +391,8 @@ def markdown(results: dict) -> str:
     differences = ", ".join(f"{k} {v:.1g}" for k, v in t["max_abs_difference"].items())
     lines += [
         "",
-        f"## 2. Metrics (all 13, {t['images']} faces test images, seconds)",
+        f"## 2. Metrics (all {len(t['max_abs_difference'])}, {t['images']} faces test images, "
+        "seconds)",
         "",
         *_head("per image (scikit-image, scikit-learn, numpy)", "batched (ours)", "ratio"),
         f"| {_rate(t['reference_seconds'])} | {_rate(t['batched_seconds'], '.3f')} "

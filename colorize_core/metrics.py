@@ -394,6 +394,12 @@ METRICS = MappingProxyType(
             None,
             "Hasler-Suesstrunk M on true sRGB 0..255; the target for colorfulness_pred",
         ),
+        "colorfulness_gap": MetricInfo(
+            "Colourfulness gap",
+            "standard",
+            False,
+            "|colorfulness_pred - colorfulness_true| per image: washed-out or garish colour",
+        ),
         "auc_ab": MetricInfo(
             "AuC ab",
             "standard",
@@ -433,6 +439,7 @@ def image_metrics(
         )
     lab_pred, lab_true = join_lab(lightness, ab_pred), join_lab(lightness, ab_true)
     rgb_pred, rgb_true = lab_to_rgb(lab_pred), lab_to_rgb(lab_true)
+    colorfulness_pred, colorfulness_true = colorfulness(rgb_pred), colorfulness(rgb_true)
     values = {
         "mse_ab": mse_ab(ab_pred, ab_true),
         "psnr_ab": psnr_ab(ab_pred, ab_true),
@@ -440,8 +447,9 @@ def image_metrics(
         "delta_e76": delta_e76(lab_pred, lab_true),
         "psnr_rgb": psnr_rgb(rgb_pred, rgb_true),
         "delta_e2000": delta_e2000(lab_pred, lab_true),
-        "colorfulness_pred": colorfulness(rgb_pred),
-        "colorfulness_true": colorfulness(rgb_true),
+        "colorfulness_pred": colorfulness_pred,
+        "colorfulness_true": colorfulness_true,
+        "colorfulness_gap": (colorfulness_pred - colorfulness_true).abs(),
         "auc_ab": auc_ab(ab_pred, ab_true),
         **ab_classification(ab_pred, ab_true),
     }

@@ -197,9 +197,10 @@ def paired_against_baselines(
 
 
 def pairwise(
-    evaluations: list[Evaluation], metrics: Iterable[str] = ("delta_e2000",)
+    evaluations: list[Evaluation], metrics: Iterable[str] = ("delta_e2000", "colorfulness_gap")
 ) -> pd.DataFrame:
-    """Every pair of models on the same images: difference, paired CI, verdict."""
+    """Every pair of models on the same images: difference, paired CI, verdict (by default on
+    colour error and on how far each is from the true colourfulness)."""
     rows = []
     for i, a in enumerate(evaluations):
         for b in evaluations[i + 1 :]:

@@ -38,6 +38,7 @@ KEYS = [
     "delta_e2000",
     "colorfulness_pred",
     "colorfulness_true",
+    "colorfulness_gap",
     "auc_ab",
     "accuracy",
     "precision",
@@ -420,6 +421,8 @@ def test_image_metrics_on_real_images(real_pair):
         values["delta_e2000"], metrics.delta_e2000(lab_pred, lab_true).double()
     )
     torch.testing.assert_close(values["colorfulness_pred"], metrics.colorfulness(rgb_pred).double())
+    gap = (values["colorfulness_pred"] - values["colorfulness_true"]).abs()
+    torch.testing.assert_close(values["colorfulness_gap"], gap)
 
 
 # the module docstring's tolerances, as pytest.approx arguments
@@ -432,12 +435,13 @@ TOLERANCE = {
     "delta_e2000": {"abs": 1e-3},
     "colorfulness_pred": {"rel": 1e-4, "abs": 1e-4},
     "colorfulness_true": {"rel": 1e-4, "abs": 1e-4},
+    "colorfulness_gap": {"rel": 1e-4, "abs": 2e-4},
     **{key: {"abs": 1e-6} for key in ("auc_ab", "accuracy", "precision", "recall", "f1")},
 }
 
 
 def test_image_metrics_equal_the_per_image_references(real_pair):
-    """All thirteen at once against reference_metrics, the per-image path the benchmark times."""
+    """All fourteen at once against reference_metrics, the per-image path the benchmark times."""
     lab_pred, lab_true = real_pair
     values = metrics.image_metrics(lab_true[:, :1], lab_pred[:, 1:], lab_true[:, 1:])
     assert set(TOLERANCE) == set(values)

@@ -16,7 +16,9 @@ import pandas as pd
 
 from colorize_core.metrics import METRICS
 
-COLUMNS = ("psnr_ab", "delta_e76", "delta_e2000", "ssim_rgb", "colorfulness_pred")
+COLUMNS = (
+    "psnr_ab", "delta_e76", "delta_e2000", "ssim_rgb", "colorfulness_pred", "colorfulness_gap"
+)  # fmt: skip
 
 
 def facts(report: Path) -> str:
