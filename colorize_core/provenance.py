@@ -14,20 +14,22 @@ _PACKAGES = ("torch", "torchvision", "numpy", "scikit-image", "pandas", "pillow"
 
 
 def git_commit() -> str | None:
-    """The checkout's commit (with ``-dirty`` when files differ), or None outside git."""
+    """The checkout's commit, with ``-dirty`` when a tracked file outside ``reports/`` differs
+    from it (the suite writes its reports there while it runs), or None outside git."""
     checkout = Path(__file__).resolve().parents[1]
-    try:
-        described = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
-            cwd=checkout,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=checkout, capture_output=True, text=True, timeout=10, check=True
         )
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!reports")
     except (OSError, subprocess.SubprocessError):
         return None
-    return described.stdout.strip() or None
+    return f"{commit}-dirty" if changed else commit or None
 
 
 def provenance(device: str | torch.device = "cpu") -> dict:

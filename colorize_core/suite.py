@@ -124,7 +124,7 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     results = results.resolve()
     ensure_kernel()
-    started = time.time()
+    started, origin = time.time(), provenance()  # the code the notebooks run, not what it is later
 
     def parameters(name: str, index: int) -> dict:
         params = notebook_parameters(profile, name)
@@ -163,7 +163,7 @@ def run_suite(
         "wall_seconds": round(time.time() - started, 1),
         "results": str(results),
         "notebooks": [asdict(r) for r in runs],
-        "provenance": provenance(),
+        "provenance": origin,
     }
     info = merge_with_earlier(info, out / "run.json")
     (out / "run.json").write_text(json.dumps(info, indent=1))

@@ -1,9 +1,13 @@
-"""pyproject.toml and environment.yml describe one environment; the CI script runs the README's."""
+"""pyproject.toml and environment.yml describe one environment; the CI script runs the README's;
+results name the commit they came from."""
 
+import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+
+from colorize_core.provenance import git_commit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,3 +40,12 @@ def test_ci_runs_exactly_the_readme_test_command():
         line.strip() for line in ci.splitlines() if line.strip() and not line.startswith("#")
     ]
     assert commands[-1] == "make test"
+
+
+def test_provenance_names_the_checked_out_commit():
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    commit = git_commit()
+    assert commit is not None and len(head) == 12
+    assert commit in (head, f"{head}-dirty")
