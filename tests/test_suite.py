@@ -76,23 +76,23 @@ def test_readme_results_tables_are_printed_from_the_report(smoke, capsys):
     assert tool["main"]([str(root / "reports")]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("Profile `smoke`") and "### faces_32px_60_seed0" in printed
-    assert "| faces_cnn-unet " in printed and "| mean_ab_map " in printed
+    assert "| faces_cnn-unet_flip_only " in printed and "| mean_ab_map " in printed
     assert "ΔE2000" in printed and "True images' colourfulness" in printed
 
 
 def test_a_failing_notebook_is_reported_and_the_rest_still_run(tmp_path, capsys):
     failed = suite.main([
-        "--profile", "smoke", "--only", "faces_cnn", "faces_gan",
+        "--profile", "smoke", "--only", "faces_cnn", "landscapes_cnn",
         "--out", str(tmp_path / "reports"), "--results", str(tmp_path / "results"),
         "--set", "faces_cnn.MODEL='no_such_model'",
     ])  # fmt: skip
     printed = capsys.readouterr().out
     assert failed == 1
     assert "faces_cnn: FAILED in cell" in printed and "no_such_model" in printed
-    assert "faces_gan: finished" in printed
+    assert "landscapes_cnn: finished" in printed
     info = json.loads((tmp_path / "reports" / "run.json").read_text())
     status = {n["name"]: n["ok"] for n in info["notebooks"]}
-    assert status == {"faces_cnn": False, "faces_gan": True}
+    assert status == {"faces_cnn": False, "landscapes_cnn": True}
     assert (tmp_path / "reports" / "faces_cnn.html").is_file()  # the error is readable there
 
 
