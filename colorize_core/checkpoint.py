@@ -30,6 +30,12 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     partial.replace(path)  # a crash mid-write never leaves a truncated checkpoint behind
 
 
+def best_checkpoint(source: str | os.PathLike) -> Path:
+    """A run folder's best checkpoint (``checkpoints/best.pt``), or ``source`` itself."""
+    source = Path(source)
+    return source / "checkpoints" / "best.pt" if source.is_dir() else source
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load a checkpoint on the CPU with ``weights_only=True`` and check that it is one of ours."""
     path = Path(path)

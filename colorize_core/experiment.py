@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from colorize_core.checkpoint import load_checkpoint
+from colorize_core.checkpoint import best_checkpoint, load_checkpoint
 from colorize_core.color import denormalize_ab, normalize_l, split_lab
 from colorize_core.config import ExperimentConfig
 from colorize_core.data import LabImages, Split, load_images, make_split, select
@@ -113,9 +113,7 @@ def save_samples(model, test: LabImages, path: Path, device: torch.device | str 
 
 def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
     """The best model of a run folder, or the model in a checkpoint file, with its config."""
-    source = Path(source)
-    path = source / "checkpoints" / "best.pt" if source.is_dir() else source
-    state = load_checkpoint(path)
+    state = load_checkpoint(best_checkpoint(source))
     config = ExperimentConfig.from_dict(state["config"])
     model = build_model(config.model.model, **config.model.model_kwargs)
     model.load_state_dict(state["modules"]["model"])

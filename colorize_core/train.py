@@ -23,7 +23,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorize_core.augment import Augment
-from colorize_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from colorize_core.checkpoint import (
+    CheckpointError,
+    best_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from colorize_core.color import normalize_ab, normalize_l, split_lab
 from colorize_core.config import ExperimentConfig, TrainConfig
 from colorize_core.data import LabImages, Split, iterate_batches, select
@@ -364,16 +369,16 @@ def _augmentation(config: ExperimentConfig) -> Augment | None:
 
 
 def initial_weights(config: ExperimentConfig) -> dict[str, torch.Tensor]:
-    """The model weights ``config.train.init_from`` names: the best checkpoint of a run under
-    ``output_dir`` (or a checkpoint file), checked to be the same model trained on the same data
-    and split, since pre-training on other images could have seen this run's test split."""
-    source = Path(config.train.init_from)
-    if not source.suffix:
-        source = Path(config.output_dir) / source / "checkpoints" / "best.pt"
+    """The model weights ``config.train.init_from`` names: a checkpoint file, a run folder or a
+    run under ``output_dir`` (its best checkpoint), checked to be the same model trained on the
+    same data and split, since pre-training on other images could have seen this run's test split.
+    """
+    given = Path(config.train.init_from)
+    source = best_checkpoint(given if given.exists() else Path(config.output_dir) / given)
     if not source.is_file():
         raise CheckpointError(
-            f"{config.name}: init_from {config.train.init_from!r} has no checkpoint at {source}; "
-            "train that run first (the suite runs faces_cnn before faces_gan)"
+            f"{config.name}: init_from {config.train.init_from!r} is no checkpoint, run folder or "
+            f"run under {config.output_dir} (no checkpoint at {source}); train that run first"
         )
     state = load_checkpoint(source)
     other = ExperimentConfig.from_dict(state["config"])

@@ -162,6 +162,10 @@ def test_init_from_starts_adversarial_fine_tuning_from_a_pretrained_run(tmp_path
     start = train_module.initial_weights(config)
     for key, value in weights(pretrained.model).items():
         assert torch.equal(start[key], value), key
+    best = tmp_path / "pre" / "checkpoints" / "best.pt"
+    for path in (best, best.parents[1]):  # a checkpoint file, a run folder
+        same = train_module.initial_weights(tiny_config(tmp_path, init_from=str(path)))
+        assert all(torch.equal(same[k], v) for k, v in start.items())
 
     starts = []
     original = train_module.Adversarial.train_step
@@ -184,6 +188,7 @@ def test_init_from_starts_adversarial_fine_tuning_from_a_pretrained_run(tmp_path
     ("overrides", "message"),
     [
         ({"init_from": "missing"}, "no checkpoint at"),
+        ({"init_from": "pre/checkpoints/no_such.pt"}, "no checkpoint at"),
         ({"init_from": "pre", "limit": 30}, "differs in data"),
         ({"init_from": "pre", "seed": 1}, "differs in seed"),
         ({"init_from": "pre", "model": "unet", "model_kwargs": {}}, "differs in model"),
