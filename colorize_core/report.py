@@ -9,6 +9,7 @@ split) are comparable; runs on different groups are not and never share a table.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,18 +83,33 @@ class Run:
 
 
 def load_runs(results_dir: str | Path) -> list[Run]:
-    """Every finished run (a folder with metrics.json) under ``results_dir``, sorted by path."""
-    runs = []
+    """Every finished run (a folder with metrics.json) under ``results_dir``, sorted by path.
+
+    Runs scored before a metric was added lack its column; they are skipped with a warning that
+    names them (``colorize-suite --resume`` re-scores them from their checkpoints), so one stale
+    folder does not stop a summary of the rest.
+    """
+    runs, stale = [], []
     for metrics_file in sorted(Path(results_dir).rglob("metrics.json")):
         folder = metrics_file.parent
+        per_image = pd.read_csv(folder / "metrics_per_image.csv", index_col="file")
+        if not set(METRICS) <= set(per_image.columns):
+            stale.append(folder.name)
+            continue
         runs.append(
             Run(
                 folder,
                 ExperimentConfig.load(folder / "config.json"),
                 json.loads(metrics_file.read_text()),
-                pd.read_csv(folder / "metrics_per_image.csv", index_col="file"),
+                per_image,
                 pd.read_csv(folder / "history.csv"),
             )
+        )
+    if stale:
+        warnings.warn(
+            f"skipped {len(stale)} run(s) scored with an older metric set: {', '.join(stale)}; "
+            "re-score them with `colorize-suite --resume` (or run_experiment(config, resume=True))",
+            stacklevel=2,
         )
     return runs
 

@@ -1,6 +1,7 @@
 """Training: run folder, determinism, resume, divergence guard, adversarial loop, checkpoints."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -8,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from colorize_core import report
 from colorize_core import train as train_module
 from colorize_core.checkpoint import CheckpointError, load_checkpoint
 from colorize_core.config import ExperimentConfig
@@ -207,6 +209,16 @@ def test_flip_only_augmentation_neither_rotates_nor_crops(tmp_path):
     assert full.max_rotation > 0 and full.min_crop_scale < 1
     flips = train_module._augmentation(tiny_config(tmp_path, flip_only=True))
     assert (flips.hflip, flips.max_rotation, flips.min_crop_scale) == (0.5, 0.0, 1.0)
+
+
+def test_runs_scored_with_an_older_metric_set_are_skipped_with_a_warning(tmp_path):
+    run_experiment(tiny_config(tmp_path, name="current", epochs=1))
+    shutil.copytree(tmp_path / "current", tmp_path / "older")
+    per_image = pd.read_csv(tmp_path / "older" / "metrics_per_image.csv", index_col="file")
+    per_image.drop(columns="colorfulness_gap").to_csv(tmp_path / "older" / "metrics_per_image.csv")
+    with pytest.warns(UserWarning, match=r"skipped 1 run\(s\) .*: older; re-score"):
+        runs = report.load_runs(tmp_path)
+    assert [r.name for r in runs] == ["current"]
 
 
 def test_foreign_and_corrupt_checkpoints_get_clear_errors(tmp_path):
