@@ -18,7 +18,7 @@ from typing import Any
 
 LOSSES = ("mse", "l1", "smooth_l1")
 OPTIMIZERS = ("adamw", "adam")
-SCHEDULERS = ("plateau", "inverse_sqrt", "none")
+SCHEDULERS = ("plateau", "inverse_sqrt", "cosine", "none")
 WANDB_MODES = ("off", "offline", "online")
 PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -54,7 +54,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     optimizer: str = "adamw"
     betas: tuple[float, float] = (0.9, 0.999)
-    scheduler: str = "plateau"  # ReduceLROnPlateau on validation loss (reference)
+    # plateau: ReduceLROnPlateau on validation loss (reference); inverse_sqrt: warm-up then
+    # 1/sqrt decay; cosine: from lr down to 0 over the run's epochs (per batch)
+    scheduler: str = "plateau"
     plateau_patience: int = 3
     plateau_factor: float = 0.5
     warmup_steps: int = 100  # inverse_sqrt: constant for this many steps, then 1/sqrt decay

@@ -86,8 +86,9 @@ def _optimizer(params: Iterable[nn.Parameter], t: TrainConfig) -> torch.optim.Op
     return kind(params, lr=t.lr, betas=t.betas, weight_decay=t.weight_decay)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig):
-    """ReduceLROnPlateau (stepped on validation loss) or inverse square root (stepped per batch)."""
+def _scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig, steps_per_epoch: int):
+    """ReduceLROnPlateau (stepped on validation loss), or inverse square root or cosine annealing
+    (LambdaLR, stepped per batch)."""
     if t.scheduler == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, factor=t.plateau_factor, patience=t.plateau_patience
@@ -96,6 +97,11 @@ def _scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig):
         warmup = max(1, t.warmup_steps)
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: min(1.0, math.sqrt(warmup / max(step, 1)))
+        )
+    if t.scheduler == "cosine":
+        total = max(1, t.epochs * steps_per_epoch)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
         )
     return None
 
@@ -255,16 +261,24 @@ def fit(
     checkpoints = run_dir / "checkpoints"
     torch.manual_seed(config.seed)  # initialisation (and dropout) draw from the global RNG
     task = (Adversarial if t.adversarial else Regression)(config, device)
-    schedulers = {k: _scheduler(o, t) for k, o in task.optimizers.items()}
     batches = torch.Generator().manual_seed(config.seed)  # batch order and augmentation
     augment = _augmentation(config)
     train_data, val_data = select(data, split, "train"), select(data, split, "val")
+    steps = math.ceil(len(train_data) / t.batch_size)
+    schedulers = {k: _scheduler(o, t, steps) for k, o in task.optimizers.items()}
     history: list[dict] = []
     best_loss, best_epoch, start = math.inf, 0, 0
 
     # resume
     if resume and (checkpoints / "last.pt").is_file():
         state = load_checkpoint(checkpoints / "last.pt")
+        changed = config_changes(ExperimentConfig.from_dict(state["config"]), config)
+        if changed:
+            raise CheckpointError(
+                f"{config.name}: cannot resume, the run in {run_dir} was trained with other "
+                f"settings ({'; '.join(changed)}); give this config a new name, or move that "
+                "folder away to train it afresh"
+            )
         for name, module in task.modules.items():
             module.load_state_dict(state["modules"][name])
         for name, optimizer in task.optimizers.items():
@@ -294,7 +308,6 @@ def fit(
             augment=augment,
             device=device,
         )
-        steps = math.ceil(len(train_data) / t.batch_size)
         for step, lab in enumerate(
             progress(epoch_batches, total=steps, desc=f"epoch {epoch + 1}/{t.epochs}", leave=False)
         ):
@@ -345,7 +358,7 @@ def fit(
         save_checkpoint(checkpoints / "last.pt", state)
         if improved:
             save_checkpoint(checkpoints / "best.pt", state)
-        _write_history(history, run_dir)
+        write_history(history, run_dir)
         log.info(
             "%s epoch %d/%d: %s",
             config.name,
@@ -382,15 +395,9 @@ def initial_weights(config: ExperimentConfig) -> dict[str, torch.Tensor]:
         )
     state = load_checkpoint(source)
     other = ExperimentConfig.from_dict(state["config"])
-    mismatches = [
-        f"{what} {mine!r} vs {theirs!r}"
-        for what, mine, theirs in (
-            ("model", config.model, other.model),
-            ("data", _data_identity(config), _data_identity(other)),
-            ("seed", config.seed, other.seed),
-        )
-        if mine != theirs
-    ]
+    mismatches = split_mismatches(config, other)
+    if config.model != other.model:
+        mismatches.insert(0, f"model {config.model!r} vs {other.model!r}")
     if mismatches:
         raise CheckpointError(
             f"{config.name}: cannot start from {source}: it differs in {'; '.join(mismatches)}"
@@ -398,12 +405,44 @@ def initial_weights(config: ExperimentConfig) -> dict[str, torch.Tensor]:
     return state["modules"]["model"]
 
 
-def _data_identity(config: ExperimentConfig) -> tuple:
-    d = config.data  # not data_path: where the same dataset lies may differ between machines
-    return d.dataset, d.image_size, d.limit
+# Settings that may differ when a run resumes: where things are and how they are logged.
+_RESUMABLE_CHANGES = {"output_dir", "data.data_path", "train.device", "train.wandb"}
 
 
-def _write_history(history: list[dict], run_dir: Path) -> None:
+def config_changes(saved: ExperimentConfig, config: ExperimentConfig) -> list[str]:
+    """``"train.epochs 15 -> 10"`` for each setting a resumed run would silently change."""
+    before, after = _flat(saved.to_dict()), _flat(config.to_dict())
+    return [
+        f"{key} {before.get(key)!r} -> {after.get(key)!r}"
+        for key in sorted(set(before) | set(after))
+        if key not in _RESUMABLE_CHANGES and before.get(key) != after.get(key)
+    ]
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and key in ("data", "model", "train"):
+            flat.update(_flat(value, f"{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def split_mismatches(config: ExperimentConfig, other: ExperimentConfig) -> list[str]:
+    """How ``other`` differs from ``config`` in dataset, size, subset or seed (so in its split);
+    empty when a model trained by ``other`` never saw ``config``'s validation and test images."""
+    d, o = config.data, other.data  # not data_path: where the same dataset lies may differ
+    mine, theirs = (d.dataset, d.image_size, d.limit), (o.dataset, o.image_size, o.limit)
+    return [
+        f"{what} {a!r} vs {b!r}"
+        for what, a, b in (("data", mine, theirs), ("seed", config.seed, other.seed))
+        if a != b
+    ]
+
+
+def write_history(history: list[dict], run_dir: Path, columns: list[str] | None = None) -> None:
+    """``history.csv`` and ``history.json`` in ``run_dir``: one row per epoch."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(history).to_csv(run_dir / "history.csv", index=False)
+    pd.DataFrame(history, columns=columns).to_csv(run_dir / "history.csv", index=False)
     (run_dir / "history.json").write_text(json.dumps(history, indent=1))

@@ -45,7 +45,7 @@ def test_unknown_names_and_wrong_types_are_errors():
     [
         ({"loss": "huber"}, "loss must be one of"),
         ({"optimizer": "sgd"}, "optimizer must be one of"),
-        ({"scheduler": "cosine"}, "scheduler must be one of"),
+        ({"scheduler": "step"}, "scheduler must be one of"),
         ({"wandb": "yes"}, "wandb must be one of"),
         ({"epochs": 0}, "epochs must be positive"),
     ],

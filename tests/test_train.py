@@ -1,6 +1,7 @@
 """Training: run folder, determinism, resume, divergence guard, adversarial loop, checkpoints."""
 
 import json
+import math
 import shutil
 
 import numpy as np
@@ -93,6 +94,9 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, tiny_f
     with pytest.raises(KeyboardInterrupt):
         fit(config, data, split, callbacks=[stop_after_first_epoch])
     assert load_checkpoint(config.run_dir / "checkpoints" / "last.pt")["epoch"] == 1
+    longer = tiny_config(tmp_path / "cut", epochs=5)  # silently different from the saved run
+    with pytest.raises(CheckpointError, match=r"cannot resume.*train.epochs 3 -> 5"):
+        fit(longer, data, split, resume=True)
     resumed = fit(config, data, split, resume=True)
     columns = ["epoch", "loss", "val_loss", "lr"]
     pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns], atol=0, rtol=0)
@@ -201,6 +205,14 @@ def test_init_from_refuses_missing_and_mismatched_runs(tmp_path, tiny_faces, ove
     fit(tiny_config(tmp_path, name="pre", epochs=1), data, split)
     with pytest.raises(CheckpointError, match=message):
         train_module.initial_weights(tiny_config(tmp_path, name="tuned", **overrides))
+
+
+def test_cosine_schedule_anneals_the_learning_rate_to_zero_over_the_run(tmp_path, tiny_faces):
+    data, split = tiny_faces
+    history = fit(tiny_config(tmp_path, scheduler="cosine"), data, split).history
+    # stepped per batch over all 3 epochs' batches, so each epoch ends at cos(pi x epoch / 3)
+    expected = [TINY["lr"] * 0.5 * (1 + math.cos(math.pi * e / 3)) for e in (1, 2, 3)]
+    assert history["lr"].tolist() == pytest.approx(expected, abs=1e-12)
 
 
 def test_flip_only_augmentation_neither_rotates_nor_crops(tmp_path):
