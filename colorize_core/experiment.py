@@ -3,7 +3,8 @@
 A run folder holds ``config.json``, ``split.json``, ``history.csv``/``.json``,
 ``metrics_per_image.csv`` (test split), ``metrics.json`` (test summary with CIs, the validation
 split's means for choosing between variants without looking at the test split, provenance, timing),
-``samples.png`` (input | prediction | truth for fixed test images) and ``checkpoints/``.
+``samples.png`` (input | prediction | truth for fixed test images) and ``checkpoints/``. An
+ensemble run (``ensemble.py``) has no checkpoints and an empty history: it trains nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from colorize_core.checkpoint import best_checkpoint, load_checkpoint
 from colorize_core.color import denormalize_ab, normalize_l, split_lab
 from colorize_core.config import ExperimentConfig
 from colorize_core.data import LabImages, Split, load_images, make_split, select
+from colorize_core.ensemble import ENSEMBLE, assemble, load_ensemble
 from colorize_core.evaluate import Evaluation, evaluate
 from colorize_core.models import build_model
 from colorize_core.plots import comparison_grid
@@ -70,7 +72,10 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
 
     wandb = WandbLogger(config)
     try:
-        result = fit(config, data, split, resume=resume, callbacks=[*callbacks, wandb])
+        if config.model.model == ENSEMBLE:
+            result = assemble(config)  # trains nothing: loads its member runs
+        else:
+            result = fit(config, data, split, resume=resume, callbacks=[*callbacks, wandb])
         device = pick_device(config.train.device)
         evaluation = evaluate(result.model, data, split, "test", name=config.name, device=device)
         validation = evaluate(result.model, data, split, "val", name=config.name, device=device)
@@ -112,7 +117,15 @@ def save_samples(model, test: LabImages, path: Path, device: torch.device | str 
 
 
 def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
-    """The best model of a run folder, or the model in a checkpoint file, with its config."""
+    """The best model of a run folder, or the model in a checkpoint file, with its config.
+
+    An ensemble run's folder holds no weights; its members are loaded from the runs beside it.
+    """
+    source = Path(source)
+    if source.is_dir() and (source / "config.json").is_file():
+        config = ExperimentConfig.load(source / "config.json")
+        if config.model.model == ENSEMBLE:
+            return load_ensemble(config, source.parent), config
     state = load_checkpoint(best_checkpoint(source))
     config = ExperimentConfig.from_dict(state["config"])
     model = build_model(config.model.model, **config.model.model_kwargs)

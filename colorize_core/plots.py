@@ -183,15 +183,15 @@ def plot_history(histories: pd.DataFrame | dict[str, pd.DataFrame]) -> Figure:
     Each history has one row per epoch with columns ``epoch``, ``loss`` (train), ``val_loss`` and
     ``lr``, and for adversarial runs ``loss_d``, ``loss_g`` (and ``loss_g_adv``). Panels: train
     (solid) and validation (dashed) loss, one colour per run, log scale when the losses span more
-    than 10x; learning rate; the adversarial losses if any run has them.
+    than 10x; learning rate; the adversarial losses if any run has them. Runs without epochs
+    (ensembles, which train nothing) are left out.
     """
     runs = {"": histories} if isinstance(histories, pd.DataFrame) else dict(histories)
-    if not runs:
-        raise ValueError("no training history to plot")
     for name, history in runs.items():
         _require_columns(history, ("epoch", "loss", "val_loss", "lr"), f"history {name!r}")
-        if history.empty:
-            raise ValueError(f"history {name!r} has no epochs")
+    runs = {name: history for name, history in runs.items() if not history.empty}
+    if not runs:
+        raise ValueError("no training history to plot: no run has an epoch")
     adversarial = [c for c in _ADVERSARIAL if any(c in h for h in runs.values())]
     fig = _figure(4.2 * (3 if adversarial else 2), 3.6)
     axes = fig.subplots(1, 3 if adversarial else 2, squeeze=False)[0]

@@ -22,6 +22,7 @@ from colorize_core.color import split_lab
 from colorize_core.config import ExperimentConfig
 from colorize_core.data import LabImages, Split, select
 from colorize_core.datasets import DATASETS
+from colorize_core.ensemble import ENSEMBLE
 from colorize_core.evaluate import (
     Evaluation,
     evaluate_baselines,
@@ -173,8 +174,16 @@ def run_source(run: Run) -> str:
     origin = run.metrics.get("provenance", {})
     return (
         f"run here: profile {run.config.profile}, {origin.get('device', '?')}, "
-        f"{len(run.history)} epochs, commit {origin.get('commit', '?')}"
+        f"{_training(run.config, len(run.history))}, commit {origin.get('commit', '?')}"
     )
+
+
+def _training(config: ExperimentConfig, epochs: int) -> str:
+    if config.model.model != ENSEMBLE:
+        return f"{epochs} epochs"
+    kwargs = config.model.model_kwargs
+    flips = " and mirror images" if kwargs.get("flip") else ""
+    return f"mean of {' + '.join(kwargs['members'])}{flips}"
 
 
 def summary_table(long: pd.DataFrame, metrics: Iterable[str] = METRICS) -> pd.DataFrame:

@@ -131,6 +131,14 @@ def test_plot_history_single_epoch_shows_markers():
     assert list(fig.axes[0].get_xticks()) == [1]
 
 
+def test_plot_history_leaves_out_runs_without_epochs():
+    fig = plots.plot_history({"trained": history(4), "ensemble": history(4).iloc[:0]})
+    assert len(fig.axes[0].get_lines()) == 2  # the trained run's train and val only
+    assert fig._suptitle.get_text() == "Training history: trained"
+    with pytest.raises(ValueError, match="no run has an epoch"):
+        plots.plot_history({"ensemble": history(4).iloc[:0]})
+
+
 def test_plot_history_missing_column_is_an_error():
     with pytest.raises(ValueError, match="val_loss"):
         plots.plot_history(history(3).drop(columns="val_loss"))
