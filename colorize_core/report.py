@@ -328,10 +328,15 @@ def _ablation(evaluations: list[Evaluation]) -> pd.DataFrame | None:
 
 def summarize_results(results_dir: str | Path, report_dir: str | Path) -> list[GroupSummary]:
     """Build every group's tables and figures from the runs under ``results_dir``; write them
-    to ``report_dir/tables`` (CSV + Markdown) and ``report_dir/figures`` (PNG)."""
+    to ``report_dir/tables`` (CSV + Markdown) and ``report_dir/figures`` (PNG). Tables and figures
+    an earlier summary wrote there are removed first: a group whose runs are gone (another subset
+    or size) must not linger in the report beside the current ones."""
     from colorize_core import plots  # matplotlib only when figures are made
 
     tables, figures = Path(report_dir) / "tables", Path(report_dir) / "figures"
+    for folder, patterns in ((tables, ("*.csv", "*.md")), (figures, ("*.png",))):
+        for stale in (path for pattern in patterns for path in folder.glob(pattern)):
+            stale.unlink()
     summaries = []
     for group, runs in group_runs(load_runs(results_dir)).items():
         stem = group_stem(group)

@@ -233,6 +233,20 @@ def test_runs_scored_with_an_older_metric_set_are_skipped_with_a_warning(tmp_pat
     assert [r.name for r in runs] == ["current"]
 
 
+def test_summary_replaces_the_tables_and_figures_of_an_earlier_summary(tmp_path):
+    run_experiment(tiny_config(tmp_path / "results", epochs=1))
+    report_dir = tmp_path / "report"
+    stale = [report_dir / "tables" / "gone_32px_4000_seed0_summary.csv",
+             report_dir / "figures" / "gone_32px_4000_seed0_metrics.png"]  # fmt: skip
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("from a group whose runs are gone")
+    (group,) = report.summarize_results(tmp_path / "results", report_dir)
+    assert not any(path.exists() for path in stale)
+    assert (report_dir / "tables" / f"{group.stem}_summary.csv").is_file()
+    assert all(path.is_file() for path in group.figures.values())
+
+
 def test_foreign_and_corrupt_checkpoints_get_clear_errors(tmp_path):
     torch.save({"weight": torch.zeros(2)}, tmp_path / "foreign.pt")
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint at all")
