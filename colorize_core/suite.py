@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -141,17 +141,28 @@ def run_suite(
         return params
 
     def one(item: tuple[int, str]) -> NotebookRun:
-        index, name = item
-        _say(f"[{index + 1}/{len(selected)}] {name}: started")
-        run = run_notebook(name, parameters(name, index), out)
+        i, name = item
+        _say(f"[{i + 1}/{len(selected)}] {name}: started")
+        run = run_notebook(name, parameters(name, i), out)
         where = f" in cell [{run.cell}]" if run.cell else ""
         status = "finished" if run.ok else f"FAILED{where}: {run.error}"
-        _say(f"[{index + 1}/{len(selected)}] {name}: {status} ({run.seconds:.0f} s)")
+        _say(f"[{i + 1}/{len(selected)}] {name}: {status} ({run.seconds:.0f} s)")
         return run
 
-    experiments = [(i, n) for i, n in enumerate(selected) if n != "summary"]
+    index = {name: i for i, name in enumerate(selected)}
+    experiments = {n: parameters(n, i) for n, i in index.items() if n != "summary"}
+    waits_for = schedule(experiments, results / profile)  # before anything runs: fail fast
+    started_runs: dict[str, Future] = {}
+
+    def after_its_sources(name: str) -> NotebookRun:
+        for source in waits_for[name]:  # submitted earlier, so started or done: no deadlock
+            started_runs[source].result()
+        return one((index[name], name))
+
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        runs = list(pool.map(one, experiments))
+        for name in waits_for:
+            started_runs[name] = pool.submit(after_its_sources, name)
+        runs = [started_runs[name].result() for name in waits_for]
     if "summary" in selected:
         runs.append(one((selected.index("summary"), "summary")))
 
@@ -169,6 +180,53 @@ def run_suite(
     (out / "run.json").write_text(json.dumps(info, indent=1))
     write_index(out, info)
     return runs
+
+
+def runs_made(params: dict) -> set[str]:
+    """The run names a notebook writes: ``RUN_NAME`` and ``RUN_NAME-<variant>``."""
+    run = params.get("RUN_NAME")
+    return {run, *(f"{run}-{v}" for v in params.get("VARIANTS", {}))} if run else set()
+
+
+def runs_needed(params: dict) -> set[str]:
+    """The runs a notebook's variants start from (``init_from``) or average (ensemble members)."""
+    needed = set()
+    for changes in params.get("VARIANTS", {}).values():
+        if changes.get("init_from"):
+            needed.add(changes["init_from"])
+        needed.update(changes.get("model_kwargs", {}).get("members", []))
+    return needed
+
+
+def schedule(experiments: dict[str, dict], runs_dir: Path) -> dict[str, set[str]]:
+    """The order to run notebooks (``{name: parameters}``) in, each with the notebooks it must
+    wait for: those that make the runs its variants start from or average. A needed run that no
+    selected notebook makes and that is not in ``runs_dir`` raises ``ValueError`` naming it,
+    before anything has run (not after an hour of training). The given order is kept wherever
+    it already puts the makers first."""
+    makers = {run: name for name, params in experiments.items() for run in runs_made(params)}
+    after: dict[str, set[str]] = {}
+    missing = []
+    for name, params in experiments.items():
+        external = runs_needed(params) - runs_made(params)
+        after[name] = {makers[run] for run in external if run in makers}
+        missing += [
+            f"{name} needs run {run!r}"
+            for run in sorted(external - set(makers))
+            if not (runs_dir / run / "checkpoints" / "best.pt").is_file()
+        ]
+    if missing:
+        raise ValueError(
+            f"{'; '.join(missing)}, which is not in {runs_dir}: run the notebook that makes it "
+            "first (faces_cnn makes the faces_cnn-* runs), or add it to --only"
+        )
+    order: dict[str, set[str]] = {}
+    while len(order) < len(experiments):
+        ready = next((n for n in experiments if n not in order and after[n] <= set(order)), None)
+        if ready is None:
+            raise ValueError(f"notebooks need each other's runs: {sorted(set(after) - set(order))}")
+        order[ready] = after[ready]
+    return order
 
 
 def merge_with_earlier(info: dict, path: Path) -> dict:
@@ -305,10 +363,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COLORIZE_DATA"] = str(Path(args.data_dir).resolve())
     profile = args.profile or default_profile()
     _say(f"colorize suite: profile {profile}, reports in {args.out or f'reports/{profile}'}")
-    runs = run_suite(
-        profile, only=args.only, out=args.out, results=args.results, device=args.device,
-        seed=args.seed, parallel=args.parallel, overrides=_parse_set(args.set), resume=args.resume,
-    )  # fmt: skip
+    try:
+        runs = run_suite(
+            profile, only=args.only, out=args.out, results=args.results, device=args.device,
+            seed=args.seed, parallel=args.parallel, overrides=_parse_set(args.set),
+            resume=args.resume,
+        )  # fmt: skip
+    except (KeyError, ValueError) as error:  # unknown notebook, missing runs: nothing ran
+        parser.error(str(error).strip("'\""))
     failed = [r for r in runs if not r.ok]
     out = (args.out or ROOT / "reports" / profile).resolve()
     _say(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran; report: {out / 'index.html'}")

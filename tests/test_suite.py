@@ -125,3 +125,33 @@ def test_a_partial_run_keeps_the_earlier_entries_and_lists_every_run(tmp_path):
     # another profile's run.json is not mixed in
     other = suite.merge_with_earlier({**info(["summary"], "ccc", 1.0), "profile": "smoke"}, path)
     assert len(other["invocations"]) == 1 and len(other["notebooks"]) == 1
+
+
+def test_notebooks_wait_for_the_runs_they_start_from_and_missing_ones_fail_at_once(tmp_path):
+    experiments = {
+        n: suite.notebook_parameters("cpu", n) for n in suite.NOTEBOOKS if n != "summary"
+    }
+    order = suite.schedule(experiments, tmp_path)
+    assert list(order) == list(experiments)  # the profile's order already puts makers first
+    assert order["faces_gan"] == {"faces_cnn"}  # its generator starts from faces_cnn's U-Net
+    assert not any(order[n] for n in experiments if n != "faces_gan")
+    reordered = suite.schedule(dict(reversed(experiments.items())), tmp_path)
+    assert list(reordered).index("faces_cnn") < list(reordered).index("faces_gan")
+    gan_only = {"faces_gan": experiments["faces_gan"]}
+    with pytest.raises(ValueError, match="faces_gan needs run 'faces_cnn-unet_flip_only_annealed'"):
+        suite.schedule(gan_only, tmp_path)
+    best = tmp_path / "faces_cnn-unet_flip_only_annealed" / "checkpoints" / "best.pt"
+    best.parent.mkdir(parents=True)
+    best.touch()  # made by an earlier invocation
+    assert suite.schedule(gan_only, tmp_path) == {"faces_gan": set()}
+
+
+def test_the_cli_refuses_a_selection_missing_runs_before_running_anything(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        suite.main([
+            "--profile", "smoke", "--only", "faces_gan",
+            "--out", str(tmp_path / "reports"), "--results", str(tmp_path / "results"),
+        ])  # fmt: skip
+    assert stopped.value.code == 2
+    assert "faces_gan needs run 'faces_cnn-unet_flip_only_annealed'" in capsys.readouterr().err
+    assert not (tmp_path / "reports" / "faces_gan.ipynb").exists()
