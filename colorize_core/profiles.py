@@ -27,11 +27,12 @@ PROFILE_NAMES = ("smoke", "cpu", "full")
 # The reference study's faces settings: AdamW, ReduceLROnPlateau, 30 epochs, batch 20.
 # VARIANTS: named alternatives each notebook also runs (chosen on the validation split). For faces
 # the U-Net (the second study's, with skip connections; half the step time of conv_ae) trained
-# with horizontal flips only, the one change that helped most in the 64 px ablations; then its
-# best weights trained 20 more epochs with the learning rate annealed to zero (the plateau
-# schedule never lowered it in 30 epochs, and the validation loss was still falling; validation
-# MSE 0.00115 -> 0.00086; 15 annealed epochs reached only 0.00096; a cosine run from scratch at
-# lr 1e-3 was at 0.00126 after 25 of 30 epochs).
+# with horizontal flips only, the one change that helped most in the 64 px ablations at 15 epochs
+# (not distinguishable at the 8 epochs they now run for); then its best weights trained 20 more
+# epochs with the learning rate annealed to zero (the plateau schedule never lowered it in 30
+# epochs, and the validation loss was still falling; validation MSE 0.00115 -> 0.00086; 15
+# annealed epochs reached only 0.00096; a cosine run from scratch at lr 1e-3 was at 0.00126
+# after 25 of 30 epochs).
 _FACES_UNET = {"model": "unet", "flip_only": True}
 _FACES = {
     "DATASET": "faces", "MODEL": "conv_ae", "LOSS": "mse", "EPOCHS": 30, "BATCH_SIZE": 20,
