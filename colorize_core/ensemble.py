@@ -18,10 +18,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from colorize_core.checkpoint import CheckpointError, best_checkpoint, load_checkpoint
 from colorize_core.config import ExperimentConfig
 from colorize_core.models import build_model
-from colorize_core.train import FitResult, split_mismatches, write_history
+from colorize_core.train import FitResult, source_run, write_history
 
 ENSEMBLE = "ensemble"  # the ModelConfig.model name of an ensemble run
 
@@ -56,20 +55,7 @@ def load_ensemble(config: ExperimentConfig, runs_dir: str | Path) -> Ensemble:
         )
     models = []
     for member in members:
-        given = Path(member)
-        source = best_checkpoint(given if given.exists() else Path(runs_dir) / given)
-        if not source.is_file():
-            raise CheckpointError(
-                f"{config.name}: member {member!r} has no checkpoint at {source}; train it first"
-            )
-        state = load_checkpoint(source)
-        other = ExperimentConfig.from_dict(state["config"])
-        mismatches = split_mismatches(config, other)
-        if mismatches:
-            raise CheckpointError(
-                f"{config.name}: member {source} differs in {'; '.join(mismatches)}: it was not "
-                "trained on this ensemble's data and split"
-            )
+        state, other = source_run(config, member, runs_dir, "member")
         model = build_model(other.model.model, **other.model.model_kwargs)
         model.load_state_dict(state["modules"]["model"])
         models.append(model)
@@ -79,6 +65,6 @@ def load_ensemble(config: ExperimentConfig, runs_dir: str | Path) -> Ensemble:
 def assemble(config: ExperimentConfig) -> FitResult:
     """An ensemble run's stand-in for training: load its members and write an empty history."""
     model = load_ensemble(config, config.run_dir.parent)
-    history = pd.DataFrame(columns=["epoch", "loss", "val_loss", "lr", "seconds"])
-    write_history([], config.run_dir, columns=list(history.columns))
-    return FitResult(model, history, 0, config.run_dir)
+    columns = ["epoch", "loss", "val_loss", "lr", "seconds"]
+    write_history([], config.run_dir, columns=columns)
+    return FitResult(model, pd.DataFrame(columns=columns), 0, config.run_dir)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from colorize_core.checkpoint import best_checkpoint
 from colorize_core.profiles import NOTEBOOKS, PROFILE_NAMES, notebook_parameters
 from colorize_core.progress import progress_enabled
 from colorize_core.provenance import provenance
@@ -213,7 +214,7 @@ def schedule(experiments: dict[str, dict], runs_dir: Path) -> dict[str, set[str]
         missing += [
             f"{name} needs run {run!r}"
             for run in sorted(external - set(makers))
-            if not (runs_dir / run / "checkpoints" / "best.pt").is_file()
+            if not best_checkpoint(runs_dir / run).is_file()
         ]
     if missing:
         raise ValueError(

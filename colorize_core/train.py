@@ -382,27 +382,47 @@ def _augmentation(config: ExperimentConfig) -> Augment | None:
 
 
 def initial_weights(config: ExperimentConfig) -> dict[str, torch.Tensor]:
-    """The model weights ``config.train.init_from`` names: a checkpoint file, a run folder or a
-    run under ``output_dir`` (its best checkpoint), checked to be the same model trained on the
-    same data and split, since pre-training on other images could have seen this run's test split.
+    """The model weights ``config.train.init_from`` names (``source_run``), checked also to be
+    the same model."""
+    state, _ = source_run(config, config.train.init_from, config.output_dir, "init_from", True)
+    return state["modules"]["model"]
+
+
+def source_run(
+    config: ExperimentConfig,
+    name: str,
+    runs_dir: str | Path,
+    role: str,
+    same_model: bool = False,
+) -> tuple[dict, ExperimentConfig]:
+    """The best checkpoint, and its config, of a run that ``config`` builds on (``role``:
+    init_from, ensemble member): a checkpoint file, a run folder or a run under ``runs_dir``.
+
+    Refused with a ``CheckpointError`` when there is none, or when it was trained on other data or
+    another split (or, with ``same_model``, is another model): its training could have seen
+    ``config``'s test images.
     """
-    given = Path(config.train.init_from)
-    source = best_checkpoint(given if given.exists() else Path(config.output_dir) / given)
+    given = Path(name)
+    source = best_checkpoint(given if given.exists() else Path(runs_dir) / given)
     if not source.is_file():
         raise CheckpointError(
-            f"{config.name}: init_from {config.train.init_from!r} is no checkpoint, run folder or "
-            f"run under {config.output_dir} (no checkpoint at {source}); train that run first"
+            f"{config.name}: {role} {name!r} has no checkpoint at {source} (give a checkpoint "
+            f"file, a run folder or a run under {runs_dir}); train that run first"
         )
     state = load_checkpoint(source)
     other = ExperimentConfig.from_dict(state["config"])
-    mismatches = split_mismatches(config, other)
-    if config.model != other.model:
-        mismatches.insert(0, f"model {config.model!r} vs {other.model!r}")
+    d, o = config.data, other.data  # not data_path: where the same dataset lies may differ
+    checks = [
+        ("model", config.model, other.model) if same_model else None,
+        ("data", (d.dataset, d.image_size, d.limit), (o.dataset, o.image_size, o.limit)),
+        ("seed", config.seed, other.seed),
+    ]
+    mismatches = [f"{what} {a!r} vs {b!r}" for what, a, b in filter(None, checks) if a != b]
     if mismatches:
         raise CheckpointError(
-            f"{config.name}: cannot start from {source}: it differs in {'; '.join(mismatches)}"
+            f"{config.name}: cannot use {source} as {role}: it differs in {'; '.join(mismatches)}"
         )
-    return state["modules"]["model"]
+    return state, other
 
 
 # Settings that may differ when a run resumes: where things are and how they are logged.
@@ -427,18 +447,6 @@ def _flat(values: dict, prefix: str = "") -> dict:
         else:
             flat[prefix + key] = value
     return flat
-
-
-def split_mismatches(config: ExperimentConfig, other: ExperimentConfig) -> list[str]:
-    """How ``other`` differs from ``config`` in dataset, size, subset or seed (so in its split);
-    empty when a model trained by ``other`` never saw ``config``'s validation and test images."""
-    d, o = config.data, other.data  # not data_path: where the same dataset lies may differ
-    mine, theirs = (d.dataset, d.image_size, d.limit), (o.dataset, o.image_size, o.limit)
-    return [
-        f"{what} {a!r} vs {b!r}"
-        for what, a, b in (("data", mine, theirs), ("seed", config.seed, other.seed))
-        if a != b
-    ]
 
 
 def write_history(history: list[dict], run_dir: Path, columns: list[str] | None = None) -> None:
