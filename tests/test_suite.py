@@ -49,7 +49,8 @@ def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):
     tables = root / "reports" / "tables"
     expected = {
         "faces": {"faces_cnn", "faces_cnn-unet_flip_only", "faces_cnn-unet_flip_only_annealed",
-                  "faces_gan", "faces_gan-unet_pretrained", "faces_gan-unet_ensemble",
+                  "faces_cnn-unet_annealed_l1", "faces_cnn-unet_annealed_l1_mirrored",
+                  "faces_gan", "faces_gan-unet_pretrained",
                   "ablation-reference", "ablation-smooth_l1", "ablation-weight_decay_1e-3",
                   "ablation-lr_1e-3", "ablation-flip_only"},
         "landscapes": {"landscapes_cnn", "landscapes_cnn-unet", "cnn_vs_unet-landscapes-cnn8",
