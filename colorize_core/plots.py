@@ -4,11 +4,14 @@
 return a ``matplotlib.figure.Figure`` built with the object-oriented API and never touch pyplot:
 nothing is shown, no backend is chosen and no global figure is left open. In a notebook, run
 ``%matplotlib inline`` once (it teaches IPython to draw any Figure), then make the figure the
-cell's last expression or ``display(fig)`` it; ``save_figure`` writes a PNG.
+cell's last expression or ``display(fig)`` it; ``save_figure`` writes a PNG. Photo grids are
+better shown with ``as_jpeg`` and saved as ``.jpg``: a PNG of photos is several times larger, and
+the executed report notebooks carry every picture they show.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import textwrap
 from pathlib import Path
@@ -27,6 +30,8 @@ from colorize_core.color import join_lab, lab_to_rgb
 from colorize_core.metrics import METRICS
 
 if TYPE_CHECKING:
+    from IPython.display import Image as IPythonImage
+
     from colorize_core.data import LabImages
 
 # The metrics a results figure shows unless asked otherwise (those present are used, in order).
@@ -437,10 +442,31 @@ def plot_metric_distributions(
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` (PNG unless the suffix names another format; ``.png`` is added
-    when there is none), creating parent folders. Returns the path written."""
+    when there is none; ``.jpg`` as in ``as_jpeg``), creating parent folders. Returns the path."""
     path = Path(path)
     if not path.suffix:
         path = path.with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", pil_kwargs=_JPEG if jpeg else None)
     return path
+
+
+# quality 85 and no chroma subsampling: the default 4:2:0 halves the resolution of exactly the
+# colour these figures are about (a grid of real faces: 43% of the PNG's bytes, mean difference
+# 1.4 of 255 per channel)
+_JPEG = {"quality": 85, "subsampling": 0}
+
+
+def as_jpeg(fig: Figure, dpi: int = 100) -> IPythonImage:
+    """``fig`` as a JPEG image for a notebook to display (the inline backend would embed a PNG).
+
+    For photo grids (``plot_samples``, ``plot_predictions``, ``plot_ab_channels``): under half
+    the PNG's bytes at the same pixel size and full colour resolution, which keeps the executed
+    report notebooks and their HTML, kept in git, small.
+    """
+    from IPython.display import Image  # the notebook side only
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", dpi=dpi, bbox_inches="tight", pil_kwargs=_JPEG)
+    return Image(data=buffer.getvalue(), format="jpeg")

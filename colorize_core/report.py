@@ -328,13 +328,14 @@ def _ablation(evaluations: list[Evaluation]) -> pd.DataFrame | None:
 
 def summarize_results(results_dir: str | Path, report_dir: str | Path) -> list[GroupSummary]:
     """Build every group's tables and figures from the runs under ``results_dir``; write them
-    to ``report_dir/tables`` (CSV + Markdown) and ``report_dir/figures`` (PNG). Tables and figures
-    an earlier summary wrote there are removed first: a group whose runs are gone (another subset
-    or size) must not linger in the report beside the current ones."""
+    to ``report_dir/tables`` (CSV + Markdown) and ``report_dir/figures`` (PNG; the photo grid
+    of sample predictions JPEG). Tables and figures an earlier summary wrote there are removed
+    first: a group whose runs are gone (another subset or size) must not linger in the report
+    beside the current ones."""
     from colorize_core import plots  # matplotlib only when figures are made
 
     tables, figures = Path(report_dir) / "tables", Path(report_dir) / "figures"
-    for folder, patterns in ((tables, ("*.csv", "*.md")), (figures, ("*.png",))):
+    for folder, patterns in ((tables, ("*.csv", "*.md")), (figures, ("*.png", "*.jpg"))):
         for stale in (path for pattern in patterns for path in folder.glob(pattern)):
             stale.unlink()
     summaries = []
@@ -364,7 +365,10 @@ def summarize_results(results_dir: str | Path, report_dir: str | Path) -> list[G
             "samples": plots.plot_predictions(lightness, predictions, ab_true),
             "curves": plots.plot_history({run.name: run.history for run in runs}),
         }
-        paths = {k: plots.save_figure(f, figures / f"{stem}_{k}.png") for k, f in made.items()}
+        paths = {
+            k: plots.save_figure(f, figures / f"{stem}_{k}.{'jpg' if k == 'samples' else 'png'}")
+            for k, f in made.items()
+        }
         summaries.append(
             GroupSummary(
                 group_label(group),

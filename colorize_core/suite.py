@@ -2,11 +2,11 @@
 
 Runs the notebooks in ``notebooks/`` with papermill under a profile (smoke, cpu, full; see
 ``profiles.py``) and writes ``reports/<profile>/``: the executed notebooks, an HTML copy of each,
-the summary notebook's tables (CSV, Markdown) and figures (PNG), ``run.json`` (profile, device,
-commit, package versions, wall times; earlier runs into the same folder, e.g. with ``--only``, are
-kept and listed) and ``index.html`` linking it all. A notebook that fails is
-reported with its cell and error and the others still run; the exit status is the number of
-notebooks that failed.
+the summary notebook's tables (CSV, Markdown) and figures (PNG; JPEG for photo grids),
+``run.json`` (profile, device, commit, package versions, wall times; earlier runs into the same
+folder, e.g. with ``--only``, are kept and listed) and ``index.html`` linking it all. A notebook
+that fails is reported with its cell and error and the others still run; the exit status is the
+number of notebooks that failed.
 """
 
 from __future__ import annotations
@@ -296,7 +296,7 @@ def write_index(out: Path, info: dict) -> Path:
     figures = "".join(
         f'<figure><img src="figures/{p.name}" alt="{p.stem}"><figcaption>{p.stem}</figcaption>'
         "</figure>"
-        for p in sorted((out / "figures").glob("*.png"))
+        for p in sorted(f for f in (out / "figures").glob("*") if f.suffix in (".png", ".jpg"))
     )
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>colorize report: {info["profile"]}</title><style>

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from colorize_core import plots
+from colorize_core.color import rgb_to_lab
 from colorize_core.data import LabImages
 from colorize_core.evaluate import Evaluation, long_summary
 
@@ -252,3 +255,30 @@ def test_save_figure_writes_a_png(tmp_path):
     assert path.stat().st_size > 0
     with Image.open(path) as image:
         assert image.format == "PNG" and image.width > 100
+
+
+def test_save_figure_writes_jpeg_for_a_jpg_suffix_at_full_chroma_resolution(tmp_path):
+    lightness, ab = random_lab()
+    path = plots.save_figure(plots.plot_predictions(lightness, {"m": ab}, ab), tmp_path / "p.jpg")
+    with Image.open(path) as image:
+        assert image.format == "JPEG" and image.width > 100
+        assert JpegImagePlugin.get_sampling(image) == 0  # 4:4:4, colour not subsampled
+
+
+def test_as_jpeg_is_the_same_picture_as_the_png_in_far_fewer_bytes(face_rgb):
+    lab = rgb_to_lab(torch.from_numpy(face_rgb).permute(0, 3, 1, 2).float() / 255)
+    lightness, ab = lab[:4, :1], lab[:4, 1:]
+    fig = plots.plot_predictions(lightness, {"model": ab.flip(-1)}, ab)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
+    shown = plots.as_jpeg(fig)
+    assert shown.format == "jpeg" and shown.data[:2] == b"\xff\xd8"
+    with Image.open(io.BytesIO(shown.data)) as jpeg, Image.open(png) as reference:
+        assert jpeg.size == reference.size
+        assert JpegImagePlugin.get_sampling(jpeg) == 0
+        difference = np.abs(
+            np.asarray(jpeg.convert("RGB"), dtype=float)
+            - np.asarray(reference.convert("RGB"), dtype=float)
+        )
+    assert difference.mean() < 2.0  # of 255: the same picture
+    assert len(shown.data) < len(png.getvalue()) / 2

@@ -39,7 +39,7 @@ def test_smoke_profile_runs_every_notebook(smoke):
         o
         for c in executed["cells"]
         for o in c.get("outputs", [])
-        if "image/png" in o.get("data", {})
+        if {"image/png", "image/jpeg"} & set(o.get("data", {}))
     ]
     assert len(pictures) >= 5, "figures must render as images in the executed notebooks"
 
@@ -68,8 +68,12 @@ def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):
         metrics = json.loads(path.read_text())["metrics"]
         assert set(metrics) == set(METRICS)
         assert all(np.isfinite(m["mean"]) for m in metrics.values()), path.parent.name
-    figures = {p.name for p in (root / "reports" / "figures").glob("*.png")}
+    figures = {p.name for p in (root / "reports" / "figures").iterdir()}
     assert len(figures) == 4 * 3
+    assert {name for name in figures if name.endswith(".jpg")} == {
+        f"{path.name.removesuffix('_summary.csv')}_samples.jpg"
+        for path in tables.glob("*_summary.csv")
+    }
 
 
 def test_readme_results_tables_are_printed_from_the_report(smoke, capsys):
