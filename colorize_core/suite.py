@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from colorize_core.checkpoint import best_checkpoint
+from colorize_core.datasets import DATASETS
 from colorize_core.profiles import NOTEBOOKS, PROFILE_NAMES, notebook_parameters
 from colorize_core.progress import progress_enabled
 from colorize_core.provenance import provenance
@@ -268,8 +269,41 @@ def _device_for(device: str, index: int, parallel: int) -> str:
     return device
 
 
+# The files report.summarize_results writes for each group of runs, in the order a reader wants
+# them: the summary table with its bar chart and photo grid first, the detailed comparisons after.
+READING_ORDER = (
+    "summary", "metrics", "samples", "vs_baselines", "ablation", "pairwise", "distributions",
+    "curves",
+)  # fmt: skip
+
+
+def report_groups(out: Path) -> dict[str, list[Path]]:
+    """The summary's tables (CSV) and figures under ``out``, by group stem: groups in the
+    dataset registry's order (faces, landscapes, cifar10; then any other), each group's files in
+    ``READING_ORDER``. A file of no known kind is kept, last in its own group."""
+    files = [*(out / "tables").glob("*.csv")]
+    files += [p for p in (out / "figures").glob("*") if p.suffix in (".png", ".jpg")]
+
+    def kind(path: Path) -> int:
+        ends = [k for k in READING_ORDER if path.stem.endswith(f"_{k}")]
+        return READING_ORDER.index(ends[0]) if ends else len(READING_ORDER)
+
+    groups: dict[str, list[Path]] = {}
+    for path in sorted(files, key=lambda p: (kind(p), p.suffix, p.name)):
+        known = kind(path) < len(READING_ORDER)
+        stem = path.stem.removesuffix(f"_{READING_ORDER[kind(path)]}") if known else path.stem
+        groups.setdefault(stem, []).append(path)
+
+    def dataset_rank(stem: str) -> int:
+        names = [i for i, name in enumerate(DATASETS) if stem.startswith(f"{name}_")]
+        return names[0] if names else len(DATASETS)
+
+    return {stem: groups[stem] for stem in sorted(groups, key=lambda s: (dataset_rank(s), s))}
+
+
 def write_index(out: Path, info: dict) -> Path:
-    """``index.html``: run facts, links to every notebook, the summary tables and figures."""
+    """``index.html``: the run facts, then each group's summary table and figures (what a
+    reader opens the report for), its detailed comparisons, and links to every notebook."""
     rows = "".join(
         f"<tr><td>{html.escape(r['name'])}</td><td>{'ok' if r['ok'] else 'FAILED'}</td>"
         f"<td>{r['seconds']:.0f} s</td>"
@@ -278,41 +312,51 @@ def write_index(out: Path, info: dict) -> Path:
         for r in info["notebooks"]
     )
     origin = info["provenance"]
-    runs = "; ".join(
-        f"{i + 1}. {run['time_utc']}, commit <code>{run['commit']}</code>, "
-        f"{run['wall_seconds'] / 60:.1f} min: {', '.join(run['notebooks'])}"
-        for i, run in enumerate(info["invocations"])
+    runs = "".join(
+        f"<li>{run['time_utc']}, commit <code>{run['commit']}</code>, "
+        f"{run['wall_seconds'] / 60:.1f} min: {', '.join(run['notebooks'])}</li>"
+        for run in info["invocations"]
     )
     facts = (
         f"profile <b>{info['profile']}</b>, device {html.escape(info['device'])} "
         f"({html.escape(origin['platform'])}, {origin['cpu_threads']} threads), "
-        f"torch {origin['packages']['torch']}. Runs into this folder: {runs}"
+        f"torch {origin['packages']['torch']}; "
+        f'{len(info["invocations"])} run(s) into this folder (<a href="#runs">listed below</a>)'
     )
-    tables = "".join(
-        f"<h3>{html.escape(path.stem)}</h3>"
-        + pd.read_csv(path, index_col=0).fillna("").to_html(border=0, classes="table")
-        for path in sorted((out / "tables").glob("*.csv"))
-    )
-    figures = "".join(
-        f'<figure><img src="figures/{p.name}" alt="{p.stem}"><figcaption>{p.stem}</figcaption>'
-        "</figure>"
-        for p in sorted(f for f in (out / "figures").glob("*") if f.suffix in (".png", ".jpg"))
+    groups = report_groups(out)
+    contents = " · ".join(f'<a href="#{html.escape(g)}">{html.escape(g)}</a>' for g in groups)
+    sections = "".join(
+        f'<h2 id="{html.escape(stem)}">{html.escape(stem)}</h2>' + "".join(map(_item, files))
+        for stem, files in groups.items()
     )
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>colorize report: {info["profile"]}</title><style>
 body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}}
 table{{border-collapse:collapse;font-size:13px}}
 td,th{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}}
-img{{max-width:100%}}figure{{margin:1em 0}}</style></head><body>
+img{{max-width:100%}}figure{{margin:1em 0}}.wide{{overflow-x:auto}}</style></head><body>
 <h1>colorize: {info["profile"]} profile</h1><p>{facts}</p>
+<p>{contents or "No summary tables or figures (the summary notebook did not run)."}</p>
+{sections}
 <h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>time</th><th>open</th>
 <th>error</th></tr>{rows}</table>
-<h2>Summary tables</h2>{tables or "<p>No summary tables (the summary notebook did not run).</p>"}
-<h2>Figures</h2>{figures}
+<h2 id="runs">Runs into this folder</h2><ol>{runs}</ol>
 </body></html>"""
     target = out / "index.html"
     target.write_text(page, encoding="utf-8")
     return target
+
+
+def _item(path: Path) -> str:
+    """One table (CSV) or figure of the report, with its file name as heading or caption."""
+    if path.suffix == ".csv":
+        table = pd.read_csv(path, index_col=0).fillna("")
+        wide = table.to_html(border=0, classes="table")
+        return f'<h3>{html.escape(path.stem)}</h3><div class="wide">{wide}</div>'
+    return (
+        f'<figure><img src="figures/{html.escape(path.name)}" alt="{html.escape(path.stem)}">'
+        f"<figcaption>{html.escape(path.stem)}</figcaption></figure>"
+    )
 
 
 def _link(target: str | None, label: str) -> str:

@@ -132,6 +132,45 @@ def test_a_partial_run_keeps_the_earlier_entries_and_lists_every_run(tmp_path):
     assert len(other["invocations"]) == 1 and len(other["notebooks"]) == 1
 
 
+def test_the_index_opens_with_each_groups_summary_and_figures(tmp_path):
+    names = [
+        "tables/cifar10_32px_2000_seed0_summary.csv", "tables/faces_128px_all_seed0_pairwise.csv",
+        "tables/faces_128px_all_seed0_summary.csv", "tables/faces_128px_all_seed0_vs_baselines.csv",
+        "figures/faces_128px_all_seed0_curves.png", "figures/faces_128px_all_seed0_metrics.png",
+        "figures/faces_128px_all_seed0_samples.jpg", "tables/notes.csv",
+        "tables/landscapes_64px_1500_seed0_summary.csv", "tables/photos_64px_all_seed0_summary.csv",
+    ]  # fmt: skip
+    for name in names:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("predictor,x\na,1\n")
+    groups = suite.report_groups(tmp_path)
+    assert list(groups) == [
+        "faces_128px_all_seed0", "landscapes_64px_1500_seed0", "cifar10_32px_2000_seed0", "notes",
+        "photos_64px_all_seed0",
+    ]  # fmt: skip
+    assert [p.name for p in groups["faces_128px_all_seed0"]] == [
+        "faces_128px_all_seed0_summary.csv", "faces_128px_all_seed0_metrics.png",
+        "faces_128px_all_seed0_samples.jpg", "faces_128px_all_seed0_vs_baselines.csv",
+        "faces_128px_all_seed0_pairwise.csv", "faces_128px_all_seed0_curves.png",
+    ]  # fmt: skip
+    origin = {"time_utc": "t", "commit": "aaa", "platform": "p", "cpu_threads": 2,
+              "packages": {"torch": "2"}}  # fmt: skip
+    notebooks = [{"name": "summary", "ok": True, "seconds": 1.0, "notebook": "summary.ipynb",
+                  "html": "summary.html", "error": None, "cell": None}]  # fmt: skip
+    info = {"profile": "cpu", "device": "auto", "wall_seconds": 1.0, "notebooks": notebooks,
+            "provenance": origin, "invocations": [{**origin, "wall_seconds": 60.0,
+                                                   "notebooks": ["summary"]}]}  # fmt: skip
+    page = (suite.write_index(tmp_path, info)).read_text()
+    marks = [
+        ">faces_128px_all_seed0_summary</h3>", 'src="figures/faces_128px_all_seed0_metrics.png"',
+        ">faces_128px_all_seed0_pairwise</h3>", ">landscapes_64px_1500_seed0_summary</h3>",
+        ">cifar10_32px_2000_seed0_summary</h3>", ">notes</h3>", "<h2>Notebooks</h2>",
+        "commit <code>aaa</code>, 1.0 min",
+    ]  # fmt: skip
+    at = [page.index(mark) for mark in marks]
+    assert at == sorted(at), "the index reads summary, figures, comparisons, then notebooks"
+
+
 def test_notebooks_wait_for_the_runs_they_start_from_and_missing_ones_fail_at_once(tmp_path):
     experiments = {
         n: suite.notebook_parameters("cpu", n) for n in suite.NOTEBOOKS if n != "summary"
