@@ -339,7 +339,8 @@ def machine() -> dict:
     return {
         "host": origin["host"],
         "platform": origin["platform"],
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": f"{origin['cpu']} ({origin['cpu_capability']}, native bf16: "
+        f"{'yes' if origin['cpu_bf16'] else 'no'})",
         "threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "torch": torch.__version__,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from colorize_core.train import cpu_has_bf16
+
 _PACKAGES = ("torch", "torchvision", "numpy", "scikit-image", "pandas", "pillow")
 
 
@@ -32,8 +34,20 @@ def git_commit() -> str | None:
     return f"{commit}-dirty" if changed else commit or None
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux: /proc/cpuinfo), else what ``platform`` knows. CPU
+    timings only compare between machines that share it (and its native bf16, or lack of it)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    names = [line.partition(":")[2].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
 def provenance(device: str | torch.device = "cpu") -> dict:
-    """Commit, time, host, CPU/GPU, thread count and package versions, as a JSON-ready dict."""
+    """Commit, time, host, CPU (model, vector extension, native bf16), GPU, thread count and
+    package versions, as a JSON-ready dict."""
     versions = {}
     for name in _PACKAGES:
         try:
@@ -48,6 +62,9 @@ def provenance(device: str | torch.device = "cpu") -> dict:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "device": str(device),
+        "cpu": cpu_name(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_bf16": cpu_has_bf16(),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "cpu_threads": torch.get_num_threads(),
         "packages": versions,

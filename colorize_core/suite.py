@@ -319,7 +319,7 @@ def write_index(out: Path, info: dict) -> Path:
     )
     facts = (
         f"profile <b>{info['profile']}</b>, device {html.escape(info['device'])} "
-        f"({html.escape(origin['platform'])}, {origin['cpu_threads']} threads), "
+        f"({html.escape(_machine(origin))}, {origin['cpu_threads']} threads), "
         f"torch {origin['packages']['torch']}; "
         f'{len(info["invocations"])} run(s) into this folder (<a href="#runs">listed below</a>)'
     )
@@ -345,6 +345,15 @@ img{{max-width:100%}}figure{{margin:1em 0}}.wide{{overflow-x:auto}}</style></hea
     target = out / "index.html"
     target.write_text(page, encoding="utf-8")
     return target
+
+
+def _machine(origin: dict) -> str:
+    """The platform and, where recorded (older run.json files lack it), the CPU and whether it
+    has native bf16: CPU timings only compare between machines that share them."""
+    if "cpu" not in origin:
+        return origin["platform"]
+    bf16 = "native bf16" if origin["cpu_bf16"] else "no native bf16"
+    return f"{origin['platform']}, {origin['cpu']}, {origin['cpu_capability']}, {bf16}"
 
 
 def _item(path: Path) -> str:

@@ -5,9 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 import yaml
 
-from colorize_core.provenance import git_commit
+from colorize_core.provenance import git_commit, provenance
+from colorize_core.train import cpu_has_bf16, use_bf16
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,3 +51,10 @@ def test_provenance_names_the_checked_out_commit():
     commit = git_commit()
     assert commit is not None and len(head) == 12
     assert commit in (head, f"{head}-dirty")
+
+
+def test_provenance_names_the_cpu_and_whether_training_used_bf16_on_it():
+    origin = provenance("cpu")
+    assert origin["cpu"] and isinstance(origin["cpu"], str)
+    assert origin["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert origin["cpu_bf16"] is cpu_has_bf16() is use_bf16("auto", torch.device("cpu"))

@@ -154,6 +154,7 @@ def test_the_index_opens_with_each_groups_summary_and_figures(tmp_path):
         "faces_128px_all_seed0_pairwise.csv", "faces_128px_all_seed0_curves.png",
     ]  # fmt: skip
     origin = {"time_utc": "t", "commit": "aaa", "platform": "p", "cpu_threads": 2,
+              "cpu": "AMD EPYC", "cpu_capability": "AVX2", "cpu_bf16": False,
               "packages": {"torch": "2"}}  # fmt: skip
     notebooks = [{"name": "summary", "ok": True, "seconds": 1.0, "notebook": "summary.ipynb",
                   "html": "summary.html", "error": None, "cell": None}]  # fmt: skip
@@ -167,6 +168,7 @@ def test_the_index_opens_with_each_groups_summary_and_figures(tmp_path):
         ">cifar10_32px_2000_seed0_summary</h3>", ">notes</h3>", "<h2>Notebooks</h2>",
         "commit <code>aaa</code>, 1.0 min",
     ]  # fmt: skip
+    assert "(p, AMD EPYC, AVX2, no native bf16, 2 threads)" in page
     at = [page.index(mark) for mark in marks]
     assert at == sorted(at), "the index reads summary, figures, comparisons, then notebooks"
 
