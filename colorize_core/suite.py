@@ -29,6 +29,7 @@ from colorize_core.datasets import DATASETS
 from colorize_core.profiles import NOTEBOOKS, PROFILE_NAMES, notebook_parameters
 from colorize_core.progress import progress_enabled
 from colorize_core.provenance import provenance
+from colorize_core.train import cpu_has_bf16, pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -388,6 +389,18 @@ def _parse_set(items: list[str]) -> dict[str, dict]:
     return overrides
 
 
+def speed_note(profile: str, device: str | None) -> str | None:
+    """A warning before a cpu-profile run on a CPU without native bf16: its two hours were
+    measured with bf16 training, and float32 here is 3.5-4x slower (README, Profiles)."""
+    if profile != "cpu" or pick_device(device or "auto").type != "cpu" or cpu_has_bf16():
+        return None
+    return (
+        "note: this CPU has no native bf16, so training runs in float32, 3.5-4x slower than on "
+        "the machine the cpu profile was timed on: expect about 7-8 hours on 2 cores instead of "
+        "two (README, Profiles). For a shorter run: --profile smoke, or --only NOTEBOOK."
+    )
+
+
 def default_profile() -> str:
     import torch
 
@@ -417,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COLORIZE_DATA"] = str(Path(args.data_dir).resolve())
     profile = args.profile or default_profile()
     _say(f"colorize suite: profile {profile}, reports in {args.out or f'reports/{profile}'}")
+    if note := speed_note(profile, args.device):
+        _say(note)
     try:
         runs = run_suite(
             profile, only=args.only, out=args.out, results=args.results, device=args.device,

@@ -173,6 +173,15 @@ def test_the_index_opens_with_each_groups_summary_and_figures(tmp_path):
     assert at == sorted(at), "the index reads summary, figures, comparisons, then notebooks"
 
 
+def test_a_cpu_run_without_native_bf16_is_told_it_takes_hours_longer(monkeypatch):
+    monkeypatch.setattr(suite, "cpu_has_bf16", lambda: False)
+    note = suite.speed_note("cpu", "cpu")
+    assert note and "float32" in note and "--profile smoke" in note
+    assert suite.speed_note("smoke", "cpu") is None
+    monkeypatch.setattr(suite, "cpu_has_bf16", lambda: True)
+    assert suite.speed_note("cpu", "cpu") is None
+
+
 def test_notebooks_wait_for_the_runs_they_start_from_and_missing_ones_fail_at_once(tmp_path):
     experiments = {
         n: suite.notebook_parameters("cpu", n) for n in suite.NOTEBOOKS if n != "summary"
