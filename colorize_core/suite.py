@@ -285,14 +285,17 @@ def report_groups(out: Path) -> dict[str, list[Path]]:
     files = [*(out / "tables").glob("*.csv")]
     files += [p for p in (out / "figures").glob("*") if p.suffix in (".png", ".jpg")]
 
-    def kind(path: Path) -> int:
-        ends = [k for k in READING_ORDER if path.stem.endswith(f"_{k}")]
-        return READING_ORDER.index(ends[0]) if ends else len(READING_ORDER)
+    def kind(path: Path) -> str | None:
+        return next((k for k in READING_ORDER if path.stem.endswith(f"_{k}")), None)
+
+    def reading_rank(path: Path) -> tuple[int, str]:
+        known = kind(path)
+        return (READING_ORDER.index(known) if known else len(READING_ORDER), path.name)
 
     groups: dict[str, list[Path]] = {}
-    for path in sorted(files, key=lambda p: (kind(p), p.suffix, p.name)):
-        known = kind(path) < len(READING_ORDER)
-        stem = path.stem.removesuffix(f"_{READING_ORDER[kind(path)]}") if known else path.stem
+    for path in sorted(files, key=reading_rank):
+        known = kind(path)
+        stem = path.stem.removesuffix(f"_{known}") if known else path.stem
         groups.setdefault(stem, []).append(path)
 
     def dataset_rank(stem: str) -> int:
