@@ -45,7 +45,7 @@ from colorize_core.data import iterate_batches, load_images, make_split, select
 from colorize_core.datasets import resolve_dataset
 from colorize_core.metrics import image_metrics
 from colorize_core.models import MODELS, build_model
-from colorize_core.provenance import provenance
+from colorize_core.provenance import describe_cpu, provenance
 from colorize_core.train import Regression, pick_device
 
 
@@ -339,8 +339,7 @@ def machine() -> dict:
     return {
         "host": origin["host"],
         "platform": origin["platform"],
-        "cpu": f"{origin['cpu']} ({origin['cpu_capability']}, native bf16: "
-        f"{'yes' if origin['cpu_bf16'] else 'no'})",
+        "cpu": describe_cpu(origin),
         "threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "torch": torch.__version__,

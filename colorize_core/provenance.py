@@ -45,6 +45,15 @@ def cpu_name() -> str:
     return names[0] if names else platform.processor() or platform.machine()
 
 
+def describe_cpu(origin: dict) -> str | None:
+    """``AMD EPYC, AVX2, no native bf16`` from a provenance dict, or None where it predates
+    these fields: what decides whether CPU timings compare between two machines."""
+    if "cpu" not in origin:
+        return None
+    bf16 = "native bf16" if origin["cpu_bf16"] else "no native bf16"
+    return f"{origin['cpu']}, {origin['cpu_capability']}, {bf16}"
+
+
 def provenance(device: str | torch.device = "cpu") -> dict:
     """Commit, time, host, CPU (model, vector extension, native bf16), GPU, thread count and
     package versions, as a JSON-ready dict."""

@@ -28,7 +28,7 @@ from colorize_core.checkpoint import best_checkpoint
 from colorize_core.datasets import DATASETS
 from colorize_core.profiles import NOTEBOOKS, PROFILE_NAMES, notebook_parameters
 from colorize_core.progress import progress_enabled
-from colorize_core.provenance import provenance
+from colorize_core.provenance import describe_cpu, provenance
 from colorize_core.train import cpu_has_bf16, pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -352,12 +352,9 @@ img{{max-width:100%}}figure{{margin:1em 0}}.wide{{overflow-x:auto}}</style></hea
 
 
 def _machine(origin: dict) -> str:
-    """The platform and, where recorded (older run.json files lack it), the CPU and whether it
-    has native bf16: CPU timings only compare between machines that share them."""
-    if "cpu" not in origin:
-        return origin["platform"]
-    bf16 = "native bf16" if origin["cpu_bf16"] else "no native bf16"
-    return f"{origin['platform']}, {origin['cpu']}, {origin['cpu_capability']}, {bf16}"
+    """The platform and, where recorded (older run.json files lack it), the CPU."""
+    cpu = describe_cpu(origin)
+    return f"{origin['platform']}, {cpu}" if cpu else origin["platform"]
 
 
 def _item(path: Path) -> str:
