@@ -8,6 +8,7 @@ checkpoint alone says what it is). Files that are not ours get a clear ``Checkpo
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,16 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    torch.save({"format": FORMAT, "version": VERSION, **state}, partial)
-    partial.replace(path)  # a crash mid-write never leaves a truncated checkpoint behind
+    # a temporary file of this writer's own: a crash mid-write never leaves a truncated
+    # checkpoint behind, and two writers never rename each other's file
+    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, partial)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def best_checkpoint(source: str | os.PathLike) -> Path:

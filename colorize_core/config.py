@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +23,10 @@ OPTIMIZERS = ("adamw", "adam")
 SCHEDULERS = ("plateau", "inverse_sqrt", "cosine", "none")
 WANDB_MODES = ("off", "offline", "online")
 PRECISIONS = ("auto", "float32", "bfloat16")
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take any integer in [0, 2**32 - 1]
+# A run's name is its folder under output_dir: one path component that can't escape it
+# ("..", "/", absolute) or be output_dir itself ("", ".").
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -95,10 +101,37 @@ class ExperimentConfig:
         ):
             if value not in allowed:
                 raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
-        positive = {"epochs": t.epochs, "batch_size": t.batch_size, "lr": t.lr}
+        _check_name(self.name)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}")
+        d = self.data
+        if d.image_size is not None and (d.image_size < 8 or d.image_size % 8):
+            raise ValueError(
+                "image_size must be None (the dataset's size) or a positive multiple of 8 "
+                f"(the models halve it three times), got {d.image_size}"
+            )
+        # ``not value > 0`` rather than ``value <= 0``, so that NaN fails too
+        positive = {
+            "epochs": t.epochs,
+            "batch_size": t.batch_size,
+            "lr": t.lr,
+            "limit": d.limit,
+            "plateau_factor": t.plateau_factor,
+        }
         for key, value in positive.items():
-            if value <= 0:
-                raise ValueError(f"{key} must be positive, got {value}")
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{key} must be a positive finite number, got {value}")
+        not_negative = {
+            "weight_decay": t.weight_decay,
+            "gan_lambda": t.gan_lambda,
+            "plateau_patience": t.plateau_patience,
+            "warmup_steps": t.warmup_steps,
+        }
+        for key, value in not_negative.items():
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{key} must be a finite number >= 0, got {value}")
+        if not all(0 <= beta < 1 for beta in t.betas):
+            raise ValueError(f"betas must both lie in [0, 1), got {t.betas}")
 
     @property
     def run_dir(self) -> Path:
@@ -141,6 +174,15 @@ class ExperimentConfig:
     @classmethod
     def load(cls, path: str | Path) -> ExperimentConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _check_name(name: str) -> None:
+    """A run name must be a plain folder name: letters, digits, ``.``, ``_`` and ``-``."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"run name {name!r} is not allowed: use 1 to 128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (it becomes a folder under output_dir)"
+        )
 
 
 def _matches(value: Any, annotation: Any) -> bool:

@@ -268,6 +268,7 @@ def fit(
     schedulers = {k: _scheduler(o, t, steps) for k, o in task.optimizers.items()}
     history: list[dict] = []
     best_loss, best_epoch, start = math.inf, 0, 0
+    saved_epoch: int | None = None  # the epoch of the last.pt this call wrote or resumed from
 
     # resume
     if resume and (checkpoints / "last.pt").is_file():
@@ -287,7 +288,8 @@ def fit(
                 schedulers[name].load_state_dict(state["schedulers"][name])
         _set_rng_state(state["rng"], batches)
         history, best_loss, best_epoch = state["history"], state["best_loss"], state["best_epoch"]
-        start = state["epoch"]
+        start = saved_epoch = state["epoch"]
+        _check_best(checkpoints, state)
         log.info("resuming %s after epoch %d of %d", config.name, start, t.epochs)
     elif t.init_from is not None:
         task.model.load_state_dict(initial_weights(config))
@@ -315,8 +317,8 @@ def fit(
             if not all(math.isfinite(v) for v in losses.values()):
                 raise TrainingDiverged(
                     f"{config.name}: non-finite loss {losses} at epoch {epoch + 1}, step {step + 1}"
-                    f"; the last good checkpoint is {checkpoints / 'last.pt'} (epoch {epoch}). "
-                    "Lower the learning rate or check the data."
+                    f"; {_last_good(checkpoints, saved_epoch)}. Lower the learning rate or check "
+                    "the data."
                 )
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + value * len(lab)
@@ -329,8 +331,8 @@ def fit(
         val_loss = validation_loss(task, val_data, t.batch_size)
         if not math.isfinite(val_loss):
             raise TrainingDiverged(
-                f"{config.name}: validation loss is {val_loss} after epoch {epoch + 1}; the last "
-                f"good checkpoint is {checkpoints / 'last.pt'} (epoch {epoch})"
+                f"{config.name}: validation loss is {val_loss} after epoch {epoch + 1}; "
+                f"{_last_good(checkpoints, saved_epoch)}"
             )
         for scheduler in schedulers.values():
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -355,9 +357,12 @@ def fit(
             "best_loss": best_loss,
             "best_epoch": best_epoch,
         }
-        save_checkpoint(checkpoints / "last.pt", state)
+        # best.pt before last.pt: a kill between the two leaves last.pt one epoch behind, and a
+        # resume redoes that epoch (deterministically) instead of trusting a stale best.pt
         if improved:
             save_checkpoint(checkpoints / "best.pt", state)
+        save_checkpoint(checkpoints / "last.pt", state)
+        saved_epoch = epoch + 1
         write_history(history, run_dir)
         log.info(
             "%s epoch %d/%d: %s",
@@ -370,8 +375,43 @@ def fit(
             callback(row, task)
 
     best = load_checkpoint(checkpoints / "best.pt")
+    if best["epoch"] != best_epoch:  # cannot happen with the write order above; never trust it
+        raise CheckpointError(
+            f"{checkpoints / 'best.pt'} holds epoch {best['epoch']}, but the run's best epoch is "
+            f"{best_epoch}; move {run_dir} away and train it afresh"
+        )
     task.model.load_state_dict(best["modules"]["model"])
-    return FitResult(task.model.eval(), pd.DataFrame(history), best["best_epoch"], run_dir)
+    return FitResult(task.model.eval(), pd.DataFrame(history), best_epoch, run_dir)
+
+
+def _last_good(checkpoints: Path, saved_epoch: int | None) -> str:
+    """Where the last good weights are, for a divergence message: only a file this run wrote."""
+    if saved_epoch is None:
+        return "it diverged before its first epoch ended, so no checkpoint was written"
+    return f"the last good checkpoint is {checkpoints / 'last.pt'} (epoch {saved_epoch})"
+
+
+def _check_best(checkpoints: Path, last: dict) -> None:
+    """Make ``best.pt`` agree with the ``last.pt`` a run resumes from, or refuse to resume.
+
+    Runs written before best.pt was saved first could be killed between the two writes: last.pt
+    then names its own epoch as the best while best.pt is older or missing. last.pt itself is
+    that best state, so it is copied to best.pt. Any other disagreement cannot be repaired.
+    """
+    best_file = checkpoints / "best.pt"
+    best_epoch = last["best_epoch"]
+    if best_file.is_file() and load_checkpoint(best_file)["epoch"] == best_epoch:
+        return
+    if last["epoch"] == best_epoch:
+        log.warning(
+            "%s is missing or stale; restoring it from last.pt (epoch %d)", best_file, best_epoch
+        )
+        save_checkpoint(best_file, last)
+        return
+    raise CheckpointError(
+        f"{best_file} does not hold the best epoch ({best_epoch}) that last.pt records, and it "
+        f"cannot be rebuilt; move {checkpoints.parent} away and train it afresh"
+    )
 
 
 def _augmentation(config: ExperimentConfig) -> Augment | None:

@@ -47,12 +47,37 @@ def test_unknown_names_and_wrong_types_are_errors():
         ({"optimizer": "sgd"}, "optimizer must be one of"),
         ({"scheduler": "step"}, "scheduler must be one of"),
         ({"wandb": "yes"}, "wandb must be one of"),
-        ({"epochs": 0}, "epochs must be positive"),
+        ({"epochs": 0}, "epochs must be a positive"),
+        ({"image_size": 0}, "image_size must be None .* or a positive multiple of 8.*got 0"),
+        ({"image_size": 12}, "image_size must be .* multiple of 8"),
+        ({"image_size": -8}, "image_size must be"),
+        ({"lr": float("nan")}, "lr must be a positive finite number, got nan"),
+        ({"lr": float("inf")}, "lr must be a positive finite number, got inf"),
+        ({"lr": -1e-3}, "lr must be a positive"),
+        ({"limit": 0}, "limit must be a positive"),
+        ({"weight_decay": float("nan")}, "weight_decay must be a finite number >= 0"),
+        ({"gan_lambda": -1.0}, "gan_lambda must be a finite number >= 0"),
+        ({"betas": (0.9, 1.0)}, "betas must both lie in"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 4294967295\], got -1"),
+        ({"seed": 2**32}, "seed must be an integer in"),
     ],
 )
 def test_bad_values_are_errors(params, message):
     with pytest.raises(ValueError, match=message):
         ExperimentConfig.from_params(**params)
+
+
+@pytest.mark.parametrize("name", ["../x", "/tmp/x", "", ".", "..", "a/b", "a\\b", ".hidden", "a b"])
+def test_run_names_that_are_not_one_plain_folder_are_refused(name, tmp_path):
+    with pytest.raises(ValueError, match="letters, digits, '.', '_' or '-'"):
+        ExperimentConfig.from_params(name=name, output_dir=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["faces_cnn-unet_annealed_l1", "run.2", "A1", "x" * 128])
+def test_plain_run_names_stay_inside_the_output_folder(name, tmp_path):
+    config = ExperimentConfig.from_params(name=name, output_dir=str(tmp_path))
+    assert config.run_dir.parent == tmp_path
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -12,7 +12,7 @@ from PIL import Image
 
 from colorize_core import report
 from colorize_core import train as train_module
-from colorize_core.checkpoint import CheckpointError, load_checkpoint
+from colorize_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from colorize_core.config import ExperimentConfig
 from colorize_core.data import load_images, make_split
 from colorize_core.experiment import load_model, run_experiment
@@ -102,6 +102,111 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, tiny_f
     pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns], atol=0, rtol=0)
     for key, value in weights(whole.model).items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def _kill_before_write(number: int):
+    """A ``save_checkpoint`` that is killed (KeyboardInterrupt) just before its ``number``-th
+    write, counting from 0; the writes before it go through."""
+    calls = {"n": 0}
+
+    def save(path, state):
+        if calls["n"] == number:
+            raise KeyboardInterrupt(f"killed before writing {path.name} of epoch {state['epoch']}")
+        calls["n"] += 1
+        save_checkpoint(path, state)
+
+    return save
+
+
+def test_a_kill_before_any_checkpoint_write_resumes_to_the_uninterrupted_end(
+    tmp_path, tiny_faces, monkeypatch
+):
+    data, split = tiny_faces
+    whole = fit(tiny_config(tmp_path / "whole"), data, split)
+    writes = []
+
+    def save(path, state):
+        writes.append(path.name)
+        save_checkpoint(path, state)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save)
+    fit(tiny_config(tmp_path / "count"), data, split)
+    assert writes[:2] == ["best.pt", "last.pt"]  # best first: last.pt never runs ahead of it
+    columns = ["epoch", "loss", "val_loss", "lr"]
+    for number in range(len(writes)):
+        config = tiny_config(tmp_path / f"kill{number}")
+        monkeypatch.setattr(train_module, "save_checkpoint", _kill_before_write(number))
+        with pytest.raises(KeyboardInterrupt):
+            fit(config, data, split)
+        monkeypatch.setattr(train_module, "save_checkpoint", save_checkpoint)
+        resumed = fit(config, data, split, resume=True)
+        assert resumed.best_epoch == whole.best_epoch, number
+        pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns], atol=0)
+        for key, value in weights(whole.model).items():
+            assert torch.equal(value, resumed.model.state_dict()[key]), (number, key)
+        best = load_checkpoint(config.run_dir / "checkpoints" / "best.pt")
+        assert best["epoch"] == whole.best_epoch, number
+
+
+def _cut_after(config, data, split, epoch: int, resume: bool = False) -> None:
+    """Train ``config`` and kill it once epoch ``epoch`` is checkpointed and logged."""
+
+    def stop(row, task):
+        if row["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, data, split, resume=resume, callbacks=[stop])
+
+
+def test_resume_repairs_a_best_checkpoint_left_stale_or_missing_by_an_older_write_order(
+    tmp_path, tiny_faces
+):
+    data, split = tiny_faces
+    whole = fit(tiny_config(tmp_path / "whole"), data, split)
+    # Older code wrote last.pt (already naming its epoch as the best), then best.pt. A kill
+    # between the two left best.pt at an earlier epoch, or none at all after the first epoch.
+    stale = tiny_config(tmp_path / "stale")
+    checkpoints = stale.run_dir / "checkpoints"
+    _cut_after(stale, data, split, 1)
+    epoch_one = (checkpoints / "best.pt").read_bytes()
+    _cut_after(stale, data, split, 2, resume=True)
+    assert load_checkpoint(checkpoints / "last.pt")["best_epoch"] == 2  # epoch 2 improved
+    (checkpoints / "best.pt").write_bytes(epoch_one)
+    missing = tiny_config(tmp_path / "missing")
+    _cut_after(missing, data, split, 1)
+    (missing.run_dir / "checkpoints" / "best.pt").unlink()
+
+    columns = ["epoch", "loss", "val_loss", "lr"]
+    for config in (stale, missing):
+        resumed = fit(config, data, split, resume=True)
+        pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns], atol=0)
+        assert resumed.best_epoch == whole.best_epoch
+        for key, value in weights(whole.model).items():
+            assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_resume_refuses_a_best_checkpoint_that_cannot_be_rebuilt(tmp_path, tiny_faces):
+    data, split = tiny_faces
+    config = tiny_config(tmp_path)
+    _cut_after(config, data, split, 2)
+    checkpoints = config.run_dir / "checkpoints"
+    state = load_checkpoint(checkpoints / "last.pt")
+    save_checkpoint(checkpoints / "last.pt", {**state, "best_epoch": 1})
+    save_checkpoint(checkpoints / "best.pt", {**state, "best_epoch": 1})  # epoch 2, not 1
+    with pytest.raises(CheckpointError, match=r"best epoch \(1\).*cannot be rebuilt"):
+        fit(config, data, split, resume=True)
+
+
+def test_divergence_in_the_first_epoch_names_no_checkpoint_that_was_never_written(
+    tmp_path, tiny_faces
+):
+    data, split = tiny_faces
+    config = tiny_config(tmp_path, lr=1e30)  # finite, but the first updates overflow the weights
+    with pytest.raises(TrainingDiverged, match="no checkpoint was written") as error:
+        fit(config, data, split)
+    assert "last.pt" not in str(error.value)
+    assert not (config.run_dir / "checkpoints" / "last.pt").exists()
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
