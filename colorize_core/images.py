@@ -3,17 +3,21 @@
 Everything that reads photos (datasets, inference) goes through ``read_rgb`` so that odd files get
 the same treatment everywhere: EXIF orientation is applied; grayscale, palette, CMYK, alpha and
 16-bit files are converted; unreadable files raise ``UnusableImage`` with a short reason that the
-caller counts and logs instead of crashing deep inside a training loop.
+caller counts and logs instead of crashing deep inside a training loop. Multi-frame files
+(animated GIF, PNG or WebP, multi-page TIFF) give their first frame, and say how many they hold.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -60,11 +64,14 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def read_rgb(path: str | Path) -> np.ndarray:
     """Read an image file as an (H, W, 3) uint8 sRGB array, upright per its EXIF orientation.
 
-    Transparency is composited on white (transparent areas carry no colour). Raises
-    ``UnusableImage`` (NOT_AN_IMAGE, CORRUPT or TOO_LARGE) for files Pillow cannot decode
-    completely; truncated files are errors, not silently padded with gray.
+    Transparency is composited on white (transparent areas carry no colour). A multi-frame file
+    gives its first frame, with a logged warning. Raises ``UnusableImage`` (NOT_AN_IMAGE, CORRUPT
+    or TOO_LARGE) for files Pillow cannot decode completely; truncated files are errors, not
+    silently padded with gray.
     """
-    rgb, alpha, _ = read_rgb_alpha(path)
+    rgb, alpha, _, frames = read_rgb_alpha(path)
+    if frames > 1:
+        log.warning("%s: %d frames (animation or pages); only the first is used", path, frames)
     if alpha is None:
         return rgb
     opacity = alpha[..., None].astype(np.float32) / 255.0
@@ -104,12 +111,23 @@ class Decoded(NamedTuple):
 
     ``rgb`` is (H, W, 3) uint8 sRGB, upright per EXIF, NOT composited on anything; ``alpha`` is
     (H, W) uint8 or None when the file has no transparency; ``mode`` is the file's Pillow mode
-    (``"I;16"``, ``"CMYK"``, ``"P"``, ...), so the caller can say what was converted.
+    (``"I;16"``, ``"CMYK"``, ``"P"``, ...), so the caller can say what was converted; ``frames``
+    is how many frames or pages the file holds (``frame_count``), of which ``rgb`` is the first.
     """
 
     rgb: np.ndarray
     alpha: np.ndarray | None
     mode: str
+    frames: int = 1
+
+
+def frame_count(image: Image.Image) -> int:
+    """Frames of an open image: an animation's frames or a TIFF's pages, 1 for a still image.
+
+    An MPO (a camera JPEG carrying extra pictures: a preview, a depth map, a stereo view) counts
+    as 1: its first picture is the photo itself, the rest are not frames a viewer shows.
+    """
+    return 1 if image.format == "MPO" else getattr(image, "n_frames", 1)
 
 
 def read_rgb_alpha(path: str | Path) -> Decoded:
@@ -118,22 +136,25 @@ def read_rgb_alpha(path: str | Path) -> Decoded:
     Files with transparency (RGBA, LA, PA, palette or L/RGB with a transparent colour) give their
     un-composited colour and their alpha; the rest give alpha None, with 16-bit and float
     grayscale scaled to 8 bits and CMYK or palette converted to RGB. ``read_rgb`` composites the
-    alpha on white; inference re-attaches it to its output. Raises ``UnusableImage``:
-    NOT_AN_IMAGE, CORRUPT, or TOO_LARGE for images Pillow refuses as decompression bombs (more
-    than twice ``Image.MAX_IMAGE_PIXELS``, about 179 megapixels by default).
+    alpha on white; inference re-attaches it to its output. A multi-frame file gives its first
+    frame and its ``frames`` count, without logging: the caller says what that means for it.
+    Raises ``UnusableImage``: NOT_AN_IMAGE, CORRUPT, or TOO_LARGE for images Pillow refuses as
+    decompression bombs (more than twice ``Image.MAX_IMAGE_PIXELS``, about 179 megapixels by
+    default).
     """
     path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the "large image" warning; the hard limit still holds
             with Image.open(path) as image:
-                mode = image.mode
+                mode, frames = image.mode, frame_count(image)  # counting seeks: before load()
                 image.load()
                 image = ImageOps.exif_transpose(image)
                 if image.has_transparency_data:
                     rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-                    return Decoded(rgba[..., :3].copy(), rgba[..., 3].copy(), mode)
-                return Decoded(np.asarray(_to_rgb(image), dtype=np.uint8).copy(), None, mode)
+                    return Decoded(rgba[..., :3].copy(), rgba[..., 3].copy(), mode, frames)
+                rgb = np.asarray(_to_rgb(image), dtype=np.uint8).copy()
+                return Decoded(rgb, None, mode, frames)
     except Image.DecompressionBombError as error:
         raise UnusableImage(path, TOO_LARGE, str(error)) from error
     except UnidentifiedImageError as error:

@@ -6,7 +6,8 @@ Colorization"):
 1. Decode with ``images.read_rgb_alpha``: EXIF orientation applied; grayscale, palette, CMYK and
    16-bit files converted to 8-bit sRGB (16-bit inputs are written back as 8-bit, and the log says
    so); alpha kept apart. A photo that is already in colour (not ``images.is_colourless``) is used
-   only for its lightness, and the log says so.
+   only for its lightness, and the log says so. Of a multi-frame file (animated GIF, PNG or WebP,
+   multi-page TIFF) only the first frame is colourised, with a warning.
 2. The model runs on a resized copy. Its shorter side is ``size``: by default the training size
    from the checkpoint's config, else 128. The longer side is scaled by the same factor and
    rounded to a multiple of 8, because the models halve the resolution up to three times. The
@@ -33,7 +34,9 @@ Colorization"):
    white, and the log says so. JPEG and WebP are written at quality 95.
 
 Photos differ in size, so each one is a separate forward pass; a folder is processed file by file
-behind a progress bar, on the CPU or a GPU.
+behind a progress bar, on the CPU or a GPU. Every output path is decided before anything is
+written (``plan_outputs``): an output never replaces an input of the run, nor, unless asked
+(``overwrite``), a file that existed before it, and no two inputs share an output.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
+import textwrap
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -76,8 +81,29 @@ QUALITY = 95  # JPEG / WebP: compression must not blur the L we kept so carefull
 ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
 REWRITE_AS_PNG = frozenset({"GIF"})  # writable, but a 256-colour palette bands the colours
 
+CLASHES_LISTED = 10  # clashing outputs named in the error; a rerun can clash on every file
+MESSAGE_WIDTH = 240  # characters of a one-line error; load_state_dict's run to a hundred lines
+
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 ALREADY_COLOUR = "already in colour: using only its lightness"
+
+# What a damaged or doctored checkpoint raises on its way through ``experiment.load_model``:
+# OSError (an unreadable config.json), ValueError (bad JSON, impossible config values),
+# TypeError (wrong types, unknown model arguments), LookupError (missing keys, unknown model),
+# AttributeError (a config that is not a dict), RuntimeError (weights that do not fit the model).
+UNUSABLE_CHECKPOINT = (OSError, ValueError, TypeError, LookupError, AttributeError, RuntimeError)
+
+# What to do about each kind of output clash, in the order the error gives the advice.
+CLASH_ADVICE = {
+    "input": "choose an output folder apart from the photos (-o); an input is never replaced",
+    "exists": "pass --overwrite to replace the files of an earlier run, or choose another -o",
+    "shared": "each photo needs an output of its own: give a photo once, and colourise photos "
+    "whose names differ only in their extension in separate runs",
+}
+
+
+class OutputClash(ValueError):
+    """Outputs that would replace an input, an existing file or each other; nothing was written."""
 
 
 @dataclass
@@ -86,7 +112,8 @@ class PhotoResult:
 
     ``status`` is OK, FAILED (counts towards a non-zero exit) or SKIPPED (a non-image file found
     in a folder); ``reason`` says why it failed or was skipped; ``notes`` are the conversions
-    applied (already colour, 16-bit, alpha composited); ``seconds`` is the wall time for the file.
+    applied (already colour, 16-bit, alpha composited); ``seconds`` is the wall time for the file;
+    ``frames`` is how many frames the file holds, of which only the first was colourised.
     """
 
     input: Path
@@ -97,24 +124,35 @@ class PhotoResult:
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
     compare: Path | None = None
+    frames: int = 1
 
     @property
     def ok(self) -> bool:
         return self.status == OK
 
 
+Entry = tuple[Path, Path, PhotoResult | None]  # file, output name, problem (None: process it)
+
+
 # ---------------------------------------------------------------- sizes and formats
 
 
 def training_size(config: ExperimentConfig) -> int:
-    """The square size a run was trained at: data.image_size, else its dataset's, else 128."""
-    spec = DATASETS.get(config.data.dataset)
-    return int(config.data.image_size or (spec.image_size if spec else DEFAULT_SIZE))
+    """The square size a run was trained at: data.image_size, else its dataset's, else 128.
+
+    Raises ValueError when that is not a positive multiple of 8 (a doctored config).
+    """
+    size = config.data.image_size
+    if size is None:
+        spec = DATASETS.get(config.data.dataset)
+        size = spec.image_size if spec else DEFAULT_SIZE
+    return check_size(size, "training image_size")
 
 
-def check_size(size: int) -> int:
+def check_size(size: int, what: str = "size") -> int:
+    """``size`` itself; ValueError unless it is a positive multiple of 8."""
     if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
-        raise ValueError(f"size must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
+        raise ValueError(f"{what} must be a positive multiple of {SIZE_MULTIPLE}, got {size}")
     return size
 
 
@@ -319,77 +357,175 @@ def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None) -> list[st
 # ---------------------------------------------------------------- many files
 
 
+def _one_line(error: BaseException) -> str:
+    """``"Type: message"`` on one line of at most ``MESSAGE_WIDTH`` characters."""
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return textwrap.shorten(f"{type(error).__name__}: {text}", MESSAGE_WIDTH, placeholder=" ...")
+
+
 def load_colorizer(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
-    """``experiment.load_model`` (a run folder or a checkpoint file), where every failure is a
-    ``CheckpointError``: an arbitrary file can break the unpickler in ways ``load_checkpoint``
-    does not anticipate (IndexError on a text file), and a damaged checkpoint of ours can lack
-    keys; either way the user needs "not a usable checkpoint", not a traceback."""
+    """``experiment.load_model`` (a run folder or a checkpoint file) and a check of the training
+    size in its config, where every failure is a one-line ``CheckpointError`` naming ``source``.
+
+    A damaged or doctored checkpoint of ours can lack keys, hold impossible config values, name
+    an unknown model or carry weights that do not fit it (``UNUSABLE_CHECKPOINT``); whichever
+    the user needs "not a usable checkpoint", not a traceback.
+    """
     try:
-        return load_model(source)
+        model, config = load_model(source)
+        training_size(config)
     except CheckpointError:
         raise
-    except Exception as error:
+    except UNUSABLE_CHECKPOINT as error:
         raise CheckpointError(
-            f"{source} is not a usable colorize checkpoint ({type(error).__name__}: {error}); "
+            f"{source} is not a usable colorize checkpoint ({_one_line(error)}); "
             "pass a run folder or a file written by colorize_core training"
         ) from error
+    return model, config
 
 
-def collect_inputs(
-    inputs: Iterable[str | Path], exclude: Path | None = None
-) -> list[tuple[Path, Path, PhotoResult | None]]:
+def collect_inputs(inputs: Iterable[str | Path], exclude: Path | None = None) -> list[Entry]:
     """Expand files and folders into (file, output name relative to the output folder, problem).
 
     A file named explicitly is always tried. A folder contributes every file inside it,
-    recursively, sorted, skipping hidden files and anything under ``exclude`` (the output folder,
-    so that a rerun never colourises its own outputs). Its subfolders are mirrored in the output
-    names. Files without an image suffix (``images.IMAGE_SUFFIXES``) come back SKIPPED, and a
-    folder without any image is FAILED; name other formats Pillow reads explicitly. ``problem``
-    is None for a file to process.
+    recursively, sorted, skipping hidden files and, where the output folder ``exclude`` lies
+    inside it, that folder's files: a rerun never colourises its own outputs. Its subfolders are
+    mirrored in the output names. Files without an image suffix (``images.IMAGE_SUFFIXES``) come
+    back SKIPPED, and a folder without any image is FAILED; name other formats Pillow reads
+    explicitly. ``problem`` is None for a file to process. Raises ``OutputClash`` when
+    ``exclude`` is an input folder itself: its outputs would land among its photos.
     """
     exclude = exclude.resolve() if exclude else None
-    entries: list[tuple[Path, Path, PhotoResult | None]] = []
+    entries: list[Entry] = []
     for item in map(Path, inputs):
         if item.is_file():
             entries.append((item, Path(item.name), None))
         elif item.is_dir():
-            found = [
-                p
-                for p in sorted(item.rglob("*"))
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(item).parts)
-                and not (exclude and p.resolve().is_relative_to(exclude))
-            ]
-            for path in found:
-                skip = None
-                if not images.is_image_file(path):
-                    skip = PhotoResult(path, status=SKIPPED, reason=images.NOT_AN_IMAGE + " file")
-                entries.append((path, path.relative_to(item), skip))
-            if not any(images.is_image_file(p) for p in found):
-                entries.append((item, item, PhotoResult(item, status=FAILED, reason="no images")))
+            entries += _folder_entries(item, exclude)
         else:
             entries.append((item, item, PhotoResult(item, status=FAILED, reason="no such file")))
     return entries
 
 
-def _target(output_dir: Path, path: Path, relative: Path, suffix: str, used: set[Path]) -> Path:
-    """The output file: same name, new suffix; never the input itself, never used twice."""
-    stem, n = relative.stem, 1
-    target = output_dir / relative.parent / f"{stem}{suffix}"
-    if target.resolve() == path.resolve():
-        stem = f"{stem}_colorized"
-        target = output_dir / relative.parent / f"{stem}{suffix}"
-    while target.resolve() in used:
-        n += 1
-        target = output_dir / relative.parent / f"{stem}_{n}{suffix}"
-    used.add(target.resolve())
-    return target
+def _folder_entries(folder: Path, output_dir: Path | None) -> list[Entry]:
+    """``collect_inputs`` for one folder; ``output_dir`` resolved."""
+    root = folder.resolve()
+    if output_dir == root:
+        raise OutputClash(
+            f"the output folder {output_dir} is the input folder {folder}: the outputs would land "
+            "among the photos, and a later run would take them for photos; choose another "
+            f"output folder, e.g. {folder / 'colorized'}"
+        )
+    inside = output_dir if output_dir and output_dir.is_relative_to(root) else None
+    entries: list[Entry] = []
+    earlier_outputs = 0  # images in the output folder inside this one
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or any(p.startswith(".") for p in path.relative_to(folder).parts):
+            continue
+        if inside and path.resolve().is_relative_to(inside):
+            earlier_outputs += images.is_image_file(path)
+        elif images.is_image_file(path):
+            entries.append((path, path.relative_to(folder), None))
+        else:
+            skip = PhotoResult(path, status=SKIPPED, reason=images.NOT_AN_IMAGE + " file")
+            entries.append((path, path.relative_to(folder), skip))
+    if all(problem is not None for _, _, problem in entries):
+        reason = "no images"
+        if earlier_outputs:
+            reason += (
+                f" outside the output folder {inside}; the {earlier_outputs} there are taken "
+                "for outputs of an earlier run, never for photos"
+            )
+        entries.append((folder, folder, PhotoResult(folder, status=FAILED, reason=reason)))
+    return entries
+
+
+def _output_path(output_dir: Path, path: Path, relative: Path, suffix: str) -> Path:
+    """``relative`` under ``output_dir`` with ``suffix``; ``<stem>_colorized<suffix>`` where that
+    would be ``path`` itself (a photo named explicitly, colourised into its own folder)."""
+    output = output_dir / relative.parent / f"{relative.stem}{suffix}"
+    if output.exists() and output.samefile(path):
+        output = output.with_name(f"{relative.stem}_colorized{suffix}")
+    return output
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    """(device, inode): the same file under any name, link or letter case (``os.path.samestat``)."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
+def _clash(
+    output: Path,
+    source: Path,
+    inputs: set[tuple[int, int]],
+    claimed: dict[Path, Path],
+    overwrite: bool,
+) -> tuple[str, str] | None:
+    """(``CLASH_ADVICE`` key, line) saying why ``source``'s ``output`` may not be written, or
+    None; claims ``output`` for ``source``."""
+    key = output.resolve()
+    if key in claimed:
+        return "shared", f"{output}: the output of both {claimed[key]} and {source}"
+    claimed[key] = source
+    if output.exists() and _file_id(output) in inputs:
+        return "input", f"{output}: an input, which the output of {source} would replace"
+    if os.path.lexists(output) and not overwrite:
+        return "exists", f"{output}: exists already; the output of {source} would replace it"
+    return None
+
+
+def plan_outputs(
+    entries: list[Entry],
+    output_dir: Path,
+    suffix: str | None = None,
+    compare: bool = False,
+    overwrite: bool = False,
+) -> list[tuple[Path, Path | None] | None]:
+    """(output, comparison image or None) for each of ``collect_inputs``' entries, None for one
+    with a problem; decided before anything is written.
+
+    Raises ``OutputClash``, naming the files, when an output would replace an input of this run
+    (even with ``overwrite``), a file that exists already (unless ``overwrite``), or another
+    output of this run (a photo given twice, or two whose names differ only in their extension).
+    """
+    inputs = {_file_id(path) for path, _, _ in entries if path.is_file()}
+    claimed: dict[Path, Path] = {}
+    plan: list[tuple[Path, Path | None] | None] = []
+    clashes: list[tuple[str, str]] = []
+    for path, relative, problem in entries:
+        if problem is not None:
+            plan.append(None)
+            continue
+        output = _output_path(output_dir, path, relative, _output_suffix(path, suffix))
+        comparison = output.with_name(f"{output.stem}_compare.png") if compare else None
+        plan.append((output, comparison))
+        for target in filter(None, (output, comparison)):
+            clashes += filter(None, [_clash(target, path, inputs, claimed, overwrite)])
+    if clashes:
+        raise OutputClash(_clash_message(clashes))
+    return plan
+
+
+def _clash_message(clashes: list[tuple[str, str]]) -> str:
+    """The clashes, the first ``CLASHES_LISTED`` named, then what to do about each kind."""
+    lines = [line for _, line in clashes[:CLASHES_LISTED]]
+    if len(clashes) > CLASHES_LISTED:
+        lines.append(f"and {len(clashes) - CLASHES_LISTED} more")
+    kinds = {kind for kind, _ in clashes}
+    advice = [text for kind, text in CLASH_ADVICE.items() if kind in kinds]
+    return "\n".join(
+        [f"{len(clashes)} output file(s) clash, so nothing was written:"]
+        + [f"  {line}" for line in lines]
+        + advice
+    )
 
 
 def colorize_file(
-    model, path: Path, target: Path, size: int, device, compare: bool = False
+    model, path: Path, target: Path, size: int, device, compare: Path | None = None
 ) -> PhotoResult:
-    """Colourise ``path`` into ``target``; failures come back as a FAILED result, not raised."""
+    """Colourise ``path`` into ``target`` (and its comparison image into ``compare``); failures
+    come back as a FAILED result, not raised."""
     started = time.perf_counter()
     try:
         decoded = images.read_rgb_alpha(path)
@@ -403,14 +539,14 @@ def colorize_file(
     try:
         rgb, alpha = colorize_image(model, decoded, size, device)
         notes += save_image(target, rgb, alpha)
-        comparison = None
         if compare:
-            comparison = target.with_name(f"{target.stem}_compare.png")
-            save_image(comparison, compare_image(decoded.rgb, rgb, was_colour), None)
+            save_image(compare, compare_image(decoded.rgb, rgb, was_colour), None)
     except (RuntimeError, OSError, ValueError, MemoryError) as error:  # OOM, disk full: go on
         return PhotoResult(path, status=FAILED, reason=f"{type(error).__name__}: {error}")
     seconds = time.perf_counter() - started
-    return PhotoResult(path, target, OK, "", was_colour, seconds, tuple(notes), comparison)
+    return PhotoResult(
+        path, target, OK, "", was_colour, seconds, tuple(notes), compare, decoded.frames
+    )
 
 
 def colorize(
@@ -422,35 +558,44 @@ def colorize(
     device: str = "auto",
     suffix: str | None = None,
     compare: bool = False,
+    overwrite: bool = False,
 ) -> list[PhotoResult]:
     """Colourise files and folders into ``output_dir`` with the model of ``checkpoint``.
 
     ``checkpoint``: a run folder (its checkpoints/best.pt) or a checkpoint file; anything else
     raises ``CheckpointError``. ``size``: model input, shorter side (default the training size).
     ``suffix``: output extension (".png"); default the input's own (PNG for GIF or unwritable
-    formats). ``compare``: also write ``<name>_compare.png``. One result per file, in order;
-    failures and skips are logged with the file and reason, never raised.
+    formats). ``compare``: also write ``<name>_compare.png``. ``overwrite``: replace files that
+    exist already, though never an input. Outputs that clash raise ``OutputClash`` before
+    anything is written (``plan_outputs``). One result per file, in order; failures, skips and
+    multi-frame files (only the first frame colourised) are logged with the file, never raised.
     """
     if suffix and output_format(suffix) is None:
         raise ValueError(f"Pillow cannot write {suffix!r} files; choose e.g. png, jpg, webp, tif")
+    output_dir = Path(output_dir)
+    inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    entries = collect_inputs(inputs, exclude=output_dir)
+    plan = plan_outputs(entries, output_dir, suffix, compare, overwrite)
     model, config = load_colorizer(checkpoint)
     size = check_size(size or training_size(config))
     device = pick_device(device)
     model = model.to(device)
-    output_dir = Path(output_dir)
-    inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     results: list[PhotoResult] = []
-    used: set[Path] = set()
-    entries = collect_inputs(inputs, exclude=output_dir)
-    for path, relative, problem in progress(entries, desc="colourising", unit="img"):
-        if problem is None:
-            target = _target(output_dir, path, relative, _output_suffix(path, suffix), used)
-            problem = colorize_file(model, path, target, size, device, compare)
-        results.append(problem)
-        if problem.status != OK:
-            log.warning("%s %s: %s", problem.status, problem.input, problem.reason)
-        for note in problem.notes:
-            log.info("%s: %s", problem.input, note)
+    jobs = list(zip(entries, plan, strict=True))
+    for (path, _, result), outputs in progress(jobs, desc="colourising", unit="img"):
+        if outputs is not None:
+            output, comparison = outputs
+            result = colorize_file(model, path, output, size, device, comparison)
+        results.append(result)
+        if result.status != OK:
+            log.warning("%s %s: %s", result.status, result.input, result.reason)
+        if result.frames > 1:
+            log.warning(
+                "%s: only the first of %d frames is colourised (animated or multi-page)",
+                result.input, result.frames,
+            )  # fmt: skip
+        for note in result.notes:
+            log.info("%s: %s", result.input, note)
     return results
 
 
@@ -480,6 +625,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write <name>_compare.png: gray input | colourised | original (if it was colour)",
     )
+    add(
+        "--overwrite",
+        action="store_true",
+        help="replace output files that exist already, e.g. from an earlier run (an input of "
+        "the run is never replaced)",
+    )
     return parser
 
 
@@ -505,17 +656,24 @@ def main(argv: list[str] | None = None) -> int:
         with logging_redirect_tqdm():
             results = colorize(
                 args.inputs, args.output, args.checkpoint, size=args.size, device=str(device),
-                suffix=args.format, compare=args.compare,
+                suffix=args.format, compare=args.compare, overwrite=args.overwrite,
             )  # fmt: skip
-    except CheckpointError as error:
+    except (CheckpointError, OutputClash) as error:
         print(f"colorize: error: {error}", file=sys.stderr)
         return 2
+    print(summary(results, args.output))
+    return 1 if any(r.status == FAILED for r in results) else 0
+
+
+def summary(results: list[PhotoResult], output_dir: str | Path) -> str:
+    """The closing line: how many files were colourised (first frame only), failed, skipped."""
     counts = {s: sum(r.status == s for r in results) for s in (OK, FAILED, SKIPPED)}
-    print(
-        f"colorize: {counts[OK]} colourised into {args.output}, {counts[FAILED]} failed, "
+    first_only = sum(r.ok and r.frames > 1 for r in results)
+    frames = f" ({first_only} of them: first frame only)" if first_only else ""
+    return (
+        f"colorize: {counts[OK]} colourised into {output_dir}{frames}, {counts[FAILED]} failed, "
         f"{counts[SKIPPED]} skipped (not images)"
     )
-    return 1 if counts[FAILED] else 0
 
 
 if __name__ == "__main__":

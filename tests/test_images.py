@@ -1,5 +1,6 @@
 """Odd and broken image files: each decodes correctly or is refused with a clear reason."""
 
+import logging
 import struct
 import zlib
 from pathlib import Path
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorize_core import images
+from colorize_core import data, images
 
 
 def colour_pattern(size: int = 32) -> np.ndarray:
@@ -107,6 +108,51 @@ def test_garbage_and_text_files_are_not_images(tmp_path):
     assert not images.is_image_file(tmp_path / "notes.txt")
     assert not images.is_image_file(tmp_path / ".hidden.jpg")
     assert images.is_image_file(tmp_path / "Photo.JPEG")
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".png", ".webp", ".tif"])
+def test_multi_frame_files_give_their_first_frame_and_say_so(tmp_path, caplog, suffix):
+    """Animated GIF, PNG and WebP, multi-page TIFF: frame 1 as before, and the count is known."""
+    frames = [Image.fromarray(np.roll(colour_pattern(), 8 * i, axis=1)) for i in range(3)]
+    path = tmp_path / f"moving{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    with Image.open(path) as first:
+        expected = np.asarray(first.convert("RGB"))
+    decoded = images.read_rgb_alpha(path)
+    assert decoded.frames == 3 and np.array_equal(decoded.rgb, expected)
+    with caplog.at_level(logging.WARNING, logger=images.__name__):
+        assert np.array_equal(images.read_rgb(path), expected)
+    (message,) = [record.getMessage() for record in caplog.records]
+    assert path.name in message and "3 frames" in message and "only the first is used" in message
+
+
+def test_still_images_and_camera_mpo_jpegs_are_one_frame(tmp_path, caplog):
+    rgb = colour_pattern()
+    Image.fromarray(rgb).save(tmp_path / "still.png")
+    preview = Image.fromarray(rgb[::2, ::2])  # a camera JPEG with an embedded second picture
+    Image.fromarray(rgb).save(
+        tmp_path / "camera.jpg", format="MPO", save_all=True, append_images=[preview]
+    )
+    assert Image.open(tmp_path / "camera.jpg").n_frames == 2
+    with caplog.at_level(logging.WARNING, logger=images.__name__):
+        for name in ("still.png", "camera.jpg"):
+            assert images.read_rgb_alpha(tmp_path / name).frames == 1
+            assert images.read_rgb(tmp_path / name).shape == (32, 32, 3)
+    assert not caplog.records
+    assert np.array_equal(images.read_rgb(tmp_path / "still.png"), rgb)
+
+
+def test_a_dataset_logs_its_multi_frame_training_images(tmp_path, caplog):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    frames = [Image.fromarray(np.roll(colour_pattern(), 8 * i, axis=0)) for i in range(2)]
+    frames[0].save(folder / "moving.gif", save_all=True, append_images=frames[1:])
+    Image.fromarray(colour_pattern()).save(folder / "still.png")
+    with caplog.at_level(logging.WARNING, logger=images.__name__):
+        loaded = data.load_images(f"folder:{folder}", 32, cache_dir=tmp_path / "cache")
+    assert len(loaded) == 2  # still used: its first frame
+    warned = [r.getMessage() for r in caplog.records if r.name == images.__name__]
+    assert len(warned) == 1 and "moving.gif" in warned[0] and "2 frames" in warned[0]
 
 
 def test_colourless_detection():

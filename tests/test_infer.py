@@ -1,7 +1,9 @@
 """Full-resolution inference on your own photos: sizes, orientation, lightness, odd modes, bad
-files, foreign checkpoints, folders, strips, comparison images, the notebook."""
+files, foreign and doctored checkpoints, folders, output clashes, multi-frame files, strips,
+comparison images, the notebook."""
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from colorize_core import images, infer, photo_notebook
-from colorize_core.checkpoint import CheckpointError
+from colorize_core.checkpoint import (
+    CheckpointError,
+    best_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from colorize_core.color import rgb_to_lab
 from colorize_core.config import ExperimentConfig
 from colorize_core.experiment import load_model, run_experiment
@@ -238,6 +245,73 @@ def test_usage_errors_exit_2(run_dir, tmp_path):
         assert exit_info.value.code == 2
 
 
+def doctored(run_dir: Path, path: Path, change) -> Path:
+    """The tiny run's real checkpoint, ``change(state)`` applied, saved as ours at ``path``."""
+    state = load_checkpoint(best_checkpoint(run_dir))
+    change(state)
+    save_checkpoint(path, state)
+    return path
+
+
+def refused_checkpoint(checkpoint: Path, tmp_path: Path, capsys, naming: str = "") -> str:
+    """Run the command line on one photo with ``checkpoint``; assert it is refused as unusable,
+    exit 2, in one line naming ``naming`` (default: the checkpoint), with nothing written;
+    return that line."""
+    Image.fromarray(photo(20, 20)).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    status = infer.main([str(tmp_path / "a.png"), "-o", str(out), "--checkpoint", str(checkpoint)])
+    error = capsys.readouterr().err
+    assert status == 2 and error.count("\n") == 1 and (naming or str(checkpoint)) in error, error
+    assert "Traceback" not in error and not out.exists()
+    return error
+
+
+@pytest.mark.parametrize("config_checks", [True, False], ids=["config-checks", "no-checks"])
+@pytest.mark.parametrize("image_size", [0, 7, -8, 12])
+def test_impossible_training_size_is_an_unusable_checkpoint(
+    run_dir, tmp_path, capsys, monkeypatch, image_size, config_checks
+):
+    def change(state):
+        state["config"]["data"]["image_size"] = image_size
+
+    checkpoint = doctored(run_dir, tmp_path / "bad.pt", change)
+    if not config_checks:  # refused by infer itself where the config class lets it through
+        monkeypatch.setattr(ExperimentConfig, "__post_init__", lambda self: None)
+    error = refused_checkpoint(checkpoint, tmp_path, capsys)
+    assert "image_size must be" in error and f"got {image_size}" in error
+
+
+UNUSABLE = {
+    "unknown model": lambda s: s["config"]["model"].update(model="no_such_model"),
+    "weights of another width": lambda s: s["config"]["model"].update(model_kwargs={"base": 16}),
+    "unknown model argument": lambda s: s["config"]["model"].update(model_kwargs={"width": 8}),
+    "bad config value": lambda s: s["config"]["train"].update(loss="no_such_loss"),
+    "config not a dict": lambda s: s.update(config=[1, 2]),
+    "no config": lambda s: s.pop("config"),
+    "no modules": lambda s: s.pop("modules"),
+    "no model weights": lambda s: s["modules"].pop("model"),
+    "weights not a dict": lambda s: s["modules"].update(model=torch.zeros(3)),
+}
+
+
+@pytest.mark.parametrize("change", UNUSABLE.values(), ids=UNUSABLE.keys())
+def test_every_unusable_checkpoint_is_one_line_exit_2(run_dir, tmp_path, capsys, change):
+    refused_checkpoint(doctored(run_dir, tmp_path / "bad.pt", change), tmp_path, capsys)
+
+
+def test_unusable_run_folders_are_one_line_exit_2(tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    refused_checkpoint(broken, tmp_path, capsys)
+    ensemble = ExperimentConfig.from_params(
+        name="ens", output_dir=str(tmp_path), model="ensemble", model_kwargs={"members": ["gone"]}
+    )
+    ensemble.run_dir.mkdir()
+    ensemble.save(ensemble.run_dir / "config.json")
+    refused_checkpoint(ensemble.run_dir, tmp_path, capsys, naming="ens: member 'gone'")
+
+
 # ---------------------------------------------------------------- folders and comparisons
 
 
@@ -251,7 +325,8 @@ def test_folder_with_good_and_bad_files(run_dir, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     status = infer.main([str(folder), "-o", str(out), "--checkpoint", str(run_dir), "--compare"])
     assert status == 1
-    assert "2 colourised" in capsys.readouterr().out
+    summary = capsys.readouterr().out
+    assert "2 colourised" in summary and "first frame" not in summary
     assert "broken.jpg" in caplog.text and images.CORRUPT in caplog.text
     assert "notes.txt" in caplog.text
     assert Image.open(out / "b.jpg").size == (56, 40)
@@ -264,7 +339,7 @@ def test_folder_with_good_and_bad_files(run_dir, tmp_path, capsys, caplog):
     assert [(r.input.name, r.status) for r in results] == [
         ("b.jpg", "ok"), ("broken.jpg", "failed"), ("notes.txt", "skipped"), ("a.png", "ok")
     ]  # fmt: skip
-    again = infer.colorize([folder], folder / "colour", run_dir, device="cpu")
+    again = infer.colorize([folder], folder / "colour", run_dir, device="cpu", overwrite=True)
     assert len(again) == len(results)  # its own outputs are never inputs
     same = infer.colorize([folder / "b.jpg"], folder, run_dir, device="cpu")
     assert same[0].output == folder / "b_colorized.jpg"  # never overwrites the input
@@ -274,6 +349,105 @@ def test_missing_input_and_empty_folder_fail(run_dir, tmp_path):
     (tmp_path / "empty").mkdir()
     results = infer.colorize([tmp_path / "nope.jpg", tmp_path / "empty"], tmp_path / "o", run_dir)
     assert [r.status for r in results] == [infer.FAILED, infer.FAILED]
+
+
+def test_multi_frame_files_say_only_the_first_frame_is_colourised(
+    run_dir, tmp_path, capsys, caplog
+):
+    frames = [Image.fromarray(photo(40, 56, seed)) for seed in range(3)]
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:2])
+    frames[0].save(tmp_path / "still.png")
+    inputs = [str(tmp_path / name) for name in ("moving.gif", "pages.tif", "still.png")]
+    out = tmp_path / "out"
+    assert infer.main([*inputs, "-o", str(out), "--checkpoint", str(run_dir)]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("moving.gif" in m and "only the first of 3 frames" in m for m in warned), warned
+    assert any("pages.tif" in m and "only the first of 2 frames" in m for m in warned), warned
+    assert not any("still.png" in m for m in warned)
+    summary = capsys.readouterr().out
+    assert "3 colourised" in summary and "(2 of them: first frame only)" in summary
+    for name in ("moving.png", "pages.tif", "still.png"):  # all colourised, full size
+        assert Image.open(out / name).size == (56, 40)
+    assert Image.open(out / "moving.png").n_frames == 1
+
+
+# ---------------------------------------------------------------- output paths
+
+
+def snapshot(folder: Path) -> dict[Path, bytes]:
+    """Every file under ``folder`` and its bytes: what a refused run must leave as it was."""
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_output_never_replaces_an_input(run_dir, tmp_path, capsys):
+    # a.jpg as PNG would be written over the input a.png, which would then be read as a photo
+    Image.fromarray(photo(40, 56)).save(tmp_path / "a.jpg")
+    Image.fromarray(photo(40, 56, seed=1)[..., 0]).save(tmp_path / "a.png")
+    before = snapshot(tmp_path)
+    inputs = [str(tmp_path / "a.jpg"), str(tmp_path / "a.png")]
+    for overwrite in ([], ["--overwrite"]):  # not even when asked to overwrite
+        arguments = [*inputs, "-o", str(tmp_path), "--format", "png", *overwrite]
+        assert infer.main([*arguments, "--checkpoint", str(run_dir)]) == 2
+        error = capsys.readouterr().err
+        assert "nothing was written" in error
+        assert f"{tmp_path / 'a.png'}: an input, which the output of {inputs[0]}" in error
+        assert snapshot(tmp_path) == before  # nothing replaced, nothing added
+
+
+def test_two_photos_with_one_output_name_clash(run_dir, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(photo(40, 56)).save(folder / "a.jpg")
+    Image.fromarray(photo(40, 56, seed=1)).save(folder / "a.png")
+    out = tmp_path / "out"
+    with pytest.raises(infer.OutputClash, match="a.png: the output of both") as info:
+        infer.colorize([folder], out, run_dir, suffix="png")
+    assert str(folder / "a.jpg") in str(info.value) and str(folder / "a.png") in str(info.value)
+    with pytest.raises(infer.OutputClash, match="a_compare.png: the output of both"):
+        infer.colorize([folder], out, run_dir, compare=True)  # a.jpg, a.png: one comparison
+    assert not out.exists()
+
+
+def test_a_rerun_replaces_earlier_outputs_only_with_overwrite(run_dir, tmp_path, capsys):
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    Image.fromarray(photo(40, 56)).save(photos / "b.jpg")
+    arguments = [str(photos), "-o", str(out), "--checkpoint", str(run_dir), "--compare"]
+    assert infer.main(arguments) == 0
+    (out / "b.jpg").write_bytes(b"an earlier result")
+    earlier = snapshot(out)
+    capsys.readouterr()
+    assert infer.main(arguments) == 2
+    error = capsys.readouterr().err
+    assert f"{out / 'b.jpg'}: exists already" in error and "b_compare.png" in error
+    assert "--overwrite" in error and snapshot(out) == earlier
+    assert infer.main([*arguments, "--overwrite"]) == 0
+    assert Image.open(out / "b.jpg").size == (56, 40)  # replaced by the new result
+
+
+def test_output_folder_that_is_the_input_folder_is_a_usage_error(run_dir, tmp_path, capsys):
+    Image.fromarray(photo(40, 56)).save(tmp_path / "b.jpg")
+    before = snapshot(tmp_path)
+    assert infer.main([str(tmp_path), "-o", str(tmp_path), "--checkpoint", str(run_dir)]) == 2
+    error = capsys.readouterr().err
+    assert "is the input folder" in error and "no images" not in error
+    assert snapshot(tmp_path) == before
+
+
+def test_output_folder_around_or_inside_the_input_folder(run_dir, tmp_path):
+    photos = tmp_path / "out" / "photos"  # output folder around the input folder: works
+    photos.mkdir(parents=True)
+    Image.fromarray(photo(40, 56)).save(photos / "b.jpg")
+    (result,) = infer.colorize([photos], tmp_path / "out", run_dir, device="cpu")
+    assert result.ok and result.output == tmp_path / "out" / "b.jpg"
+    # a folder whose only images are in the output folder inside it: said as such
+    earlier = tmp_path / "earlier"
+    (earlier / "colour").mkdir(parents=True)
+    Image.fromarray(photo(40, 56)).save(earlier / "colour" / "b.jpg")
+    (result,) = infer.colorize([earlier], earlier / "colour", run_dir)
+    assert result.status == infer.FAILED and "no images outside the output folder" in result.reason
+    assert "the 1 there are taken for outputs of an earlier run" in result.reason
 
 
 # ---------------------------------------------------------------- notebook
