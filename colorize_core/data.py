@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,19 @@ import torch
 
 from colorize_core import images
 from colorize_core.color import rgb_to_lab
-from colorize_core.datasets import DATASETS, DatasetError, default_data_dir, resolve_dataset
+from colorize_core.datasets import (
+    DATASETS,
+    DatasetError,
+    default_data_dir,
+    file_stem,
+    resolve_dataset,
+)
 from colorize_core.progress import progress
 
 log = logging.getLogger(__name__)
 
 # Bump when decoding, resizing or the cache layout changes: old caches are then rebuilt.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a sha256 of the cached tensor and file lists, checked on every load
 SPLIT_RATIOS = (0.70, 0.15, 0.15)  # train / val / test, the reference study's ratio
 SPLITS = ("train", "val", "test")
 _CONVERT_BATCH = 256  # images per rgb_to_lab call while building the cache
@@ -136,6 +143,44 @@ def _report_skips(name: str, total: int, kept: int, skipped: dict[str, list[str]
         raise DatasetError(f"{name}: none of the {total} files is a usable colour image ({counts})")
 
 
+def _checksum(files: list[str], skipped: dict[str, list[str]], lab: torch.Tensor) -> str:
+    """sha256 over the file lists, the tensor's shape and dtype, and every byte of its data."""
+    digest = hashlib.sha256(json.dumps([files, skipped, list(lab.shape), str(lab.dtype)]).encode())
+    digest.update(lab.contiguous().view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _read_cache(cache_file: Path, key: str) -> dict | None:
+    """The cache's contents if ``cache_file`` exists, loads, was built for ``key`` and matches
+    its checksum; else None, with a warning if the file is there but unusable."""
+    if not cache_file.is_file():
+        return None
+    try:  # a damaged cache is rebuilt, never trusted
+        cached = torch.load(cache_file, weights_only=True)
+        intact = cached["key"] == key and cached["checksum"] == _checksum(
+            cached["files"], cached["skipped"], cached["lab"]
+        )
+    except Exception as error:
+        log.warning("ignoring unreadable cache %s (%s)", cache_file, error)
+        return None
+    if not intact:
+        log.warning("ignoring damaged cache %s (checksum mismatch); rebuilding it", cache_file)
+        return None
+    return cached
+
+
+def _write_cache(cache_file: Path, contents: dict) -> None:
+    """Save ``contents`` in a staging folder of this writer's own beside ``cache_file``, then
+    rename it into place: a reader never sees half a file, writers building the same cache at
+    once (a ``--parallel`` suite on a cold cache) never share a file, and a failed write leaves
+    nothing behind."""
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".partial-", dir=cache_file.parent) as staging:
+        written = Path(staging) / cache_file.name
+        torch.save(contents, written)
+        written.replace(cache_file)
+
+
 def load_images(
     name: str,
     size: int | None = None,
@@ -150,7 +195,8 @@ def load_images(
     ``size`` defaults to the dataset's registered size (128 for folders). Unusable files are
     skipped, counted and logged by reason; a folder with no usable image is a ``DatasetError``.
     The result is cached under ``cache_dir`` (default ``default_cache_dir()``) and reused while
-    the files are byte-for-byte the same. ``upscale`` enlarges images smaller than ``size``
+    the files are byte-for-byte the same and the cache matches its own sha256 (a damaged cache
+    is rebuilt, with a warning). ``upscale`` enlarges images smaller than ``size``
     instead of skipping them (for speed benchmarks only: enlarged targets are blurry).
     """
     spec = DATASETS.get(name)
@@ -162,25 +208,18 @@ def load_images(
     root = resolve_dataset(name, path, download=download)
     files = _list_files(root)
     key = _content_key(root, files, size, upscale)
-    stem = "folder" if name.startswith("folder:") else name
-    cache_file = Path(cache_dir or default_cache_dir()) / f"{stem}-{size}px-{key[:16]}.pt"
-
-    if cache_file.is_file():
-        try:
-            cached = torch.load(cache_file, weights_only=True)
-            if cached.get("key") == key:
-                log.info("%s: %d images from cache %s", name, len(cached["files"]), cache_file)
-                return LabImages(name, size, cached["files"], cached["lab"], cached["skipped"], key)
-        except Exception as error:  # a damaged cache is rebuilt, never trusted
-            log.warning("ignoring unreadable cache %s (%s)", cache_file, error)
+    stem = f"{file_stem(name)}-{size}px-{key[:16]}"
+    cache_file = Path(cache_dir or default_cache_dir()) / f"{stem}.pt"
+    if (cached := _read_cache(cache_file, key)) is not None:
+        log.info("%s: %d images from cache %s", name, len(cached["files"]), cache_file)
+        return LabImages(name, size, cached["files"], cached["lab"], cached["skipped"], key)
 
     kept, pixels, skipped = _decode_all(name, root, files, size, upscale)
     _report_skips(name, len(files), len(kept), skipped)
     lab = _to_lab(pixels)
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache_file.with_suffix(".partial")
-    torch.save({"key": key, "files": kept, "lab": lab, "skipped": skipped}, partial)
-    partial.replace(cache_file)  # atomic: an interrupted write never leaves a truncated cache
+    checksum = _checksum(kept, skipped, lab)
+    contents = {"key": key, "files": kept, "lab": lab, "skipped": skipped, "checksum": checksum}
+    _write_cache(cache_file, contents)
     log.info("%s: decoded %d images at %dpx, cached in %s", name, len(kept), size, cache_file)
     return LabImages(name, size, kept, lab, skipped, key)
 

@@ -19,9 +19,11 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
+import unicodedata
 import urllib.request
 import zipfile
 from collections.abc import Iterable
@@ -147,6 +149,28 @@ def write_manifest(path: Path, entries: Iterable[ManifestEntry]) -> None:
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(entry[: len(columns)] for entry in entries)
+
+
+def file_stem(name: str) -> str:
+    """A data set name as part of a file name: only ``[A-Za-z0-9._-]``, no path separators.
+
+    Registered names pass through. ``folder:PATH`` becomes ``folder-<base name>-<8 hex digits of
+    sha256(PATH)>``: readable, and two folders with the same base name never share a file.
+
+    >>> file_stem("folder:/home/me/photos")
+    'folder-photos-46033733'
+    """
+    if not name.startswith(FOLDER_PREFIX):
+        return _slug(name)
+    path = name.removeprefix(FOLDER_PREFIX)
+    digest = hashlib.sha256(path.encode()).hexdigest()[:8]
+    return "-".join(part for part in ("folder", _slug(Path(path).name), digest) if part)
+
+
+def _slug(text: str) -> str:
+    """``text`` in ``[A-Za-z0-9._-]``: accents dropped (é -> e), any other run of characters -."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_text).strip("-.")
 
 
 def default_data_dir() -> Path:

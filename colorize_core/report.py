@@ -21,7 +21,7 @@ from colorize_core.baselines import fit_baselines
 from colorize_core.color import split_lab
 from colorize_core.config import ExperimentConfig
 from colorize_core.data import LabImages, Split, select
-from colorize_core.datasets import DATASETS
+from colorize_core.datasets import DATASETS, file_stem
 from colorize_core.ensemble import ENSEMBLE
 from colorize_core.evaluate import (
     Evaluation,
@@ -312,8 +312,10 @@ class GroupSummary:
 
 
 def group_stem(group: tuple) -> str:
+    """The group's tables' and figures' file name stem (``group_label`` is its readable name)."""
     dataset, size, limit, seed = group
-    return f"{dataset}_{size or 'default'}px_{'all' if limit is None else limit}_seed{seed}"
+    images = "all" if limit is None else limit
+    return f"{file_stem(dataset)}_{size or 'default'}px_{images}_seed{seed}"
 
 
 def _ablation(evaluations: list[Evaluation]) -> pd.DataFrame | None:

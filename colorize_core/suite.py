@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from colorize_core.checkpoint import best_checkpoint
-from colorize_core.datasets import DATASETS
+from colorize_core.datasets import DATASETS, FOLDER_PREFIX
 from colorize_core.profiles import NOTEBOOKS, PROFILE_NAMES, notebook_parameters
 from colorize_core.progress import progress_enabled
 from colorize_core.provenance import describe_cpu, provenance
@@ -34,6 +34,8 @@ from colorize_core.train import cpu_has_bf16, pick_device
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 KERNEL = "colorize"  # the Jupyter kernel of this environment; ensure_kernel() registers it
+# Folders the notebooks' code reads from the environment (datasets, tensor cache, data home).
+PATH_VARIABLES = ("COLORIZE_DATA", "COLORIZE_CACHE", "COLORIZE_HOME")
 
 
 @dataclass
@@ -100,6 +102,24 @@ def run_notebook(name: str, parameters: dict, out: Path) -> NotebookRun:
     return NotebookRun(name, error is None, round(seconds, 1), target.name, page, error, cell)
 
 
+def absolute_environment() -> None:
+    """Make each folder in ``PATH_VARIABLES`` absolute, taken from this process's working folder.
+
+    The notebooks run in ``notebooks/`` and inherit the environment, so a relative path the user
+    set (README: ``export COLORIZE_DATA=../shared/datasets``) would point elsewhere there.
+    """
+    for variable in PATH_VARIABLES:
+        if value := os.environ.get(variable):
+            os.environ[variable] = str(Path(value).expanduser().resolve())
+
+
+def absolute_dataset(name: str) -> str:
+    """``folder:PATH`` with PATH made absolute, for the same reason; other names unchanged."""
+    if not name.startswith(FOLDER_PREFIX):
+        return name
+    return FOLDER_PREFIX + str(Path(name.removeprefix(FOLDER_PREFIX)).expanduser().resolve())
+
+
 def _say(message: str) -> None:
     print(message, flush=True)
 
@@ -123,9 +143,11 @@ def run_suite(
         raise KeyError(
             f"unknown notebook(s) {', '.join(unknown)}; choose from {', '.join(NOTEBOOKS)}"
         )
+    # Relative paths are the user's, from where they ran this; the notebooks run elsewhere.
     out = (out or ROOT / "reports" / profile).resolve()
     out.mkdir(parents=True, exist_ok=True)
     results = results.resolve()
+    absolute_environment()
     ensure_kernel()
     started, origin = time.time(), provenance()  # the code the notebooks run, not what it is later
 
@@ -141,6 +163,8 @@ def run_suite(
         if resume and name != "summary":
             params["RESUME"] = True
         params.update((overrides or {}).get(name, {}))
+        if isinstance(params.get("DATASET"), str):
+            params["DATASET"] = absolute_dataset(params["DATASET"])
         return params
 
     def one(item: tuple[int, str]) -> NotebookRun:

@@ -1,6 +1,8 @@
 """Decode-once tensor cache, skip accounting, the seeded split, batches and augmentation."""
 
 import logging
+import struct
+import zipfile
 
 import numpy as np
 import pytest
@@ -110,6 +112,73 @@ def test_damaged_cache_is_rebuilt(mixed_folder, tmp_path, caplog):
         rebuilt = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
     assert "unreadable cache" in caplog.text
     assert torch.equal(rebuilt.lab, first.lab)
+
+
+def flip_tensor_bytes(cache_file, count: int) -> None:
+    """XOR ``count`` bytes in the middle of the stored tensor's data, in place: the zip's index
+    stays intact and readable, only the numbers change (as a bad disk sector would)."""
+    with zipfile.ZipFile(cache_file) as packed:
+        (member,) = [info for info in packed.infolist() if info.filename.endswith("/data/0")]
+    with open(cache_file, "r+b") as file:
+        file.seek(member.header_offset + 26)  # local file header: name and extra field lengths
+        name_length, extra_length = struct.unpack("<HH", file.read(4))
+        middle = member.header_offset + 30 + name_length + extra_length + member.file_size // 2
+        file.seek(middle)
+        damaged = bytes(b ^ 0xFF for b in file.read(count))
+        file.seek(middle)
+        file.write(damaged)
+
+
+@pytest.mark.parametrize("count", [1, 4096])
+def test_cache_with_damaged_tensor_bytes_is_rebuilt(mixed_folder, tmp_path, caplog, count):
+    cache = tmp_path / "cache"
+    fresh = load_images(f"folder:{mixed_folder}", 32, cache_dir=tmp_path / "fresh")
+    load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    (cache_file,) = cache.glob("*.pt")
+    flip_tensor_bytes(cache_file, count)
+    with zipfile.ZipFile(cache_file) as packed:
+        assert packed.testzip() is not None  # readable, only the data's CRC is off
+    with caplog.at_level(logging.WARNING, logger="colorize_core.data"):
+        rebuilt = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    assert "damaged cache" in caplog.text
+    assert torch.equal(rebuilt.lab, fresh.lab) and rebuilt.files == fresh.files
+    assert rebuilt.skipped == fresh.skipped
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="colorize_core.data"):
+        again = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)  # the rebuilt file
+    assert "cache" not in caplog.text and torch.equal(again.lab, fresh.lab)
+
+
+def test_concurrent_builders_of_one_cold_cache_both_succeed(mixed_folder, tmp_path, monkeypatch):
+    """Another process (a --parallel suite on a cold cache) builds and renames the same cache
+    while this one is still writing its own copy: neither may lose its temporary file."""
+    cache, save = tmp_path / "cache", torch.save
+    other = []
+
+    def save_while_another_process_finishes(obj, file):
+        save(obj, file)
+        if not other:  # the first writer only; the other one's own save runs undisturbed
+            other.append(None)
+            other[0] = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+
+    monkeypatch.setattr(torch, "save", save_while_another_process_finishes)
+    mine = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    monkeypatch.undo()
+    assert torch.equal(mine.lab, other[0].lab) and mine.files == other[0].files
+    assert [p.suffix for p in cache.iterdir()] == [".pt"]  # no temporary file left behind
+    assert torch.equal(load_images(f"folder:{mixed_folder}", 32, cache_dir=cache).lab, mine.lab)
+
+
+def test_a_failed_cache_write_leaves_no_temporary_file(mixed_folder, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+
+    def disk_full(obj, file):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    assert list(cache.iterdir()) == []
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import logging
+import re
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from colorize_core.datasets import (
     ManifestEntry,
     default_data_dir,
     download_dataset,
+    file_stem,
     read_manifest,
     resolve_dataset,
     verify_dataset,
@@ -200,6 +202,30 @@ def test_folder_syntax(tmp_path: Path) -> None:
     (tmp_path / "file.jpg").write_bytes(b"")
     with pytest.raises(DatasetError, match="not a folder"):
         resolve_dataset(f"folder:{tmp_path / 'file.jpg'}")
+
+
+def test_relative_locations_are_taken_from_the_callers_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    explicit = make_root(tmp_path / "mine" / "faces")
+    make_root(tmp_path / "shared" / "faces")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_dataset("faces", "mine/faces", download=False).resolve() == explicit.resolve()
+    assert resolve_dataset("folder:mine/faces/images").resolve() == explicit.resolve()
+    monkeypatch.setenv("COLORIZE_DATA", "shared")
+    found = resolve_dataset("faces", download=False)
+    assert found.resolve() == (tmp_path / "shared" / "faces" / "images").resolve()
+
+
+def test_file_stems_are_safe_readable_and_tell_folders_apart() -> None:
+    assert [file_stem(name) for name in DATASETS] == list(DATASETS)
+    first, second = file_stem("folder:/home/me/photos"), file_stem("folder:/mnt/old/photos")
+    assert first.startswith("folder-photos-") and second.startswith("folder-photos-")
+    assert first != second and file_stem("folder:/home/me/photos") == first
+    assert file_stem("folder:~/Mes photos/été 1998/").startswith("folder-ete-1998-")
+    for name in ("folder:.", "folder:/", "folder:..", "folder:C:\\scans", "folder:a/../b"):
+        assert re.fullmatch(r"folder-[A-Za-z0-9._-]+", file_stem(name)), name
+        assert ".." not in file_stem(name)
 
 
 def test_unknown_name_lists_the_valid_ones() -> None:

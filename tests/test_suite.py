@@ -2,7 +2,11 @@
 the others. These execute notebooks in a real kernel of this environment (marker: notebook)."""
 
 import json
+import os
 import runpy
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -84,6 +88,29 @@ def test_readme_results_tables_are_printed_from_the_report(smoke, capsys):
     assert printed.startswith("Profile `smoke`") and "### faces_32px_60_seed0" in printed
     assert "| faces_cnn-unet_flip_only " in printed and "| mean_ab_map " in printed
     assert "ΔE2000" in printed and "True images' colourfulness" in printed
+
+
+def test_the_readmes_commands_with_a_relative_colorize_data(tmp_path):
+    """README, offline: `export COLORIZE_DATA=../shared/datasets`, then `make suite ARGS=...`
+    from the checkout. The notebooks run in notebooks/, where that path means something else."""
+    relative_data = "../shared/datasets"  # the README's words; CI has ../shared beside the checkout
+    assert (suite.ROOT / relative_data / "landscapes").is_dir(), "no ../shared beside the checkout"
+    relative_cache = os.path.relpath(os.environ["COLORIZE_CACHE"], suite.ROOT)
+    environment = {**os.environ, "COLORIZE_DATA": relative_data, "COLORIZE_CACHE": relative_cache}
+    args = f"--profile smoke --only landscapes_cnn --out {tmp_path / 'r'} --results {tmp_path}"
+    make = [
+        "make", "suite", f"ARGS={args}",
+        # the environment running these tests (`make test` makes it .venv), as it is: not rebuilt
+        f"BIN={Path(sys.executable).parent}", "--old-file=.venv/.installed",
+    ]  # fmt: skip
+    done = subprocess.run(
+        make, cwd=suite.ROOT, env=environment, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "1 of 1 notebooks ran" in done.stdout
+    assert (tmp_path / "smoke" / "landscapes_cnn" / "metrics.json").is_file()
+    assert list(Path(os.environ["COLORIZE_CACHE"]).glob("landscapes-32px-*.pt"))
+    assert not (suite.NOTEBOOK_DIR / relative_cache).exists()
 
 
 def test_a_failing_notebook_is_reported_and_the_rest_still_run(tmp_path, capsys):
