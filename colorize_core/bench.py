@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from colorize_core import reference_metrics
+from colorize_core.ab_bins import ab_bins, bin_prior
 from colorize_core.augment import Augment
 from colorize_core.baselines import make_baseline
 from colorize_core.color import denormalize_ab, normalize_ab, normalize_l, split_lab
@@ -195,16 +196,23 @@ def bench_metrics(images: int | None, repeats: int) -> dict:
     lab_pred = torch.cat([lightness, ab_pred], 1).permute(0, 2, 3, 1).double().numpy()
     lab_true = test.lab.float().permute(0, 2, 3, 1).double().numpy()
 
+    bins = ab_bins()
+    prior = bin_prior(ab_true, bins)  # the split's own colours weigh auc_ab_rebalanced
+
     def per_image():
         return [
-            reference_metrics.image_metrics(p, t) for p, t in zip(lab_pred, lab_true, strict=True)
+            reference_metrics.image_metrics(p, t, prior.numpy(), bins.double().numpy())
+            for p, t in zip(lab_pred, lab_true, strict=True)
         ]
+
+    def batched():
+        return image_metrics(lightness, ab_pred, ab_true, prior=prior)
 
     with PeakMemory() as memory_ref:
         ref_seconds = median_seconds(per_image, repeats)
     with PeakMemory() as memory_ours:
-        ours_seconds = median_seconds(lambda: image_metrics(lightness, ab_pred, ab_true), repeats)
-    reference, ours = per_image(), image_metrics(lightness, ab_pred, ab_true)
+        ours_seconds = median_seconds(batched, repeats)
+    reference, ours = per_image(), batched()
     difference = {
         key: float(np.max(np.abs(np.array([r[key] for r in reference]) - ours[key].numpy())))
         for key in reference[0]

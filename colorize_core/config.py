@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colorize_core.models.heads import HEADS
+
 LOSSES = ("mse", "l1", "smooth_l1")
 OPTIMIZERS = ("adamw", "adam")
 SCHEDULERS = ("plateau", "inverse_sqrt", "cosine", "none")
@@ -47,6 +49,12 @@ class ModelConfig:
 
     model: str = "conv_ae"
     model_kwargs: dict = field(default_factory=dict)
+    # regression: ab / 128 through tanh; classification: logits over the in-gamut ab bins, trained
+    # with rebalanced cross-entropy and decoded by the annealed mean (Zhang et al. 2016)
+    head: str = "regression"
+    # classification: the annealed-mean temperature used when predicting (1 = the mean, 0 = the
+    # mode; Zhang's 0.38). A decoding setting, not a weight: a resumed run may change it.
+    temperature: float = 0.38
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,9 @@ class TrainConfig:
     precision: str = "auto"  # auto: bfloat16 autocast where the hardware has it, else float32
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and CUDA
     wandb: str = "off"  # off, offline (a local run folder for `wandb sync`), online
+    # classification head: weight of the uniform distribution mixed into the smoothed bin prior
+    # before inverting it into per-class weights (Zhang's lambda; 1 = no rebalancing)
+    rebalance: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,15 @@ class ExperimentConfig:
         for key, value in not_negative.items():
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{key} must be a finite number >= 0, got {value}")
+        m = self.model
+        if m.head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}; got {m.head!r}")
+        if not (m.temperature >= 0 and math.isfinite(m.temperature)):
+            raise ValueError(f"temperature must be a finite number >= 0, got {m.temperature}")
+        if not 0 <= t.rebalance <= 1:
+            raise ValueError(f"rebalance must lie in [0, 1], got {t.rebalance}")
+        if t.adversarial and m.head != "regression":
+            raise ValueError("adversarial training needs the regression head (the critic sees ab)")
         if not all(0 <= beta < 1 for beta in t.betas):
             raise ValueError(f"betas must both lie in [0, 1), got {t.betas}")
 

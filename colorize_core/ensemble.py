@@ -19,8 +19,7 @@ import torch
 from torch import nn
 
 from colorize_core.config import ExperimentConfig
-from colorize_core.models import build_model
-from colorize_core.train import FitResult, source_run, write_history
+from colorize_core.train import FitResult, build_predictor, source_run, write_history
 
 ENSEMBLE = "ensemble"  # the ModelConfig.model name of an ensemble run
 
@@ -56,7 +55,7 @@ def load_ensemble(config: ExperimentConfig, runs_dir: str | Path) -> Ensemble:
     models = []
     for member in members:
         state, other = source_run(config, member, runs_dir, "member")
-        model = build_model(other.model.model, **other.model.model_kwargs)
+        model = build_predictor(other.model)
         model.load_state_dict(state["modules"]["model"])
         models.append(model)
     return Ensemble(models, flip=bool(flip)).eval()

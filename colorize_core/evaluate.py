@@ -4,24 +4,66 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
+from colorize_core.ab_bins import ab_bins, bin_prior
 from colorize_core.baselines import fit_baselines
 from colorize_core.color import denormalize_ab, normalize_l, split_lab
 from colorize_core.data import LabImages, Split, iterate_batches, select
-from colorize_core.metrics import METRICS, image_metrics
-from colorize_core.stats import bootstrap_ci, paired_bootstrap_ci
+from colorize_core.metrics import METRICS, ab_histogram, image_metrics, js_divergence
+from colorize_core.stats import bootstrap_ci, bootstrap_pooled, paired_bootstrap_ci
+
+_SOURCES = ("pred", "true")
+
+
+@dataclass(frozen=True, eq=False)  # no ==: it would compare numpy arrays elementwise
+class AbHistograms:
+    """Per-image counts of pixels by nearest ab bin (``metrics.ab_histogram`` on ``ab_bins()``).
+
+    files: the images, in row order. pred, true: (N, Q) int64 counts of the predicted and the
+    true ab; each row sums to the image's pixel count. Kept so that split-level statistics of
+    the pooled distributions (``metrics.SPLIT_METRICS``) can be recomputed from a run folder.
+    """
+
+    files: tuple[str, ...]
+    pred: np.ndarray
+    true: np.ndarray
+
+    def js_divergence(self, confidence: float = 0.95) -> tuple[float, float, float]:
+        """Pooled JS divergence (bits) of predicted vs true ab, bootstrap CI over images."""
+        return bootstrap_pooled(js_divergence, self.pred, self.true, confidence=confidence)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per file; columns ``pred_<a>_<b>`` then ``true_<a>_<b>`` (bin centres)."""
+        names = [f"{a:g}_{b:g}" for a, b in ab_bins().tolist()]
+        columns = [f"{source}_{name}" for source in _SOURCES for name in names]
+        frame = pd.DataFrame(np.hstack((self.pred, self.true)), columns=columns)
+        return frame.set_axis(pd.Index(self.files, name="file"))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> AbHistograms:
+        """The inverse of ``to_frame``; ValueError if its columns are not ``ab_bins()``'s."""
+        names = [f"{a:g}_{b:g}" for a, b in ab_bins().tolist()]
+        expected = [f"{source}_{name}" for source in _SOURCES for name in names]
+        if list(frame.columns) != expected:
+            raise ValueError("histogram columns do not match ab_bins(); re-score the run")
+        counts = frame.to_numpy(dtype=np.int64)
+        return cls(tuple(frame.index), counts[:, : len(names)], counts[:, len(names) :])
 
 
 @dataclass
 class Evaluation:
     """Per-image metrics of one predictor on one split, and their summary.
 
-    per_image: index ``file``, one column per metric (``metrics.METRICS`` order).
-    summary:   index ``metric``, columns ``mean``, ``ci_low``, ``ci_high`` (bootstrap 95% CI of
-               the mean over images) and ``n`` (images).
+    per_image:  index ``file``, one column per metric (``metrics.METRICS`` order).
+    summary:    index ``metric``, columns ``mean``, ``ci_low``, ``ci_high`` (bootstrap 95% CI of
+                the mean over images) and ``n`` (images); with histograms, a last row per
+                ``metrics.SPLIT_METRICS`` entry whose ``mean`` is the statistic of the whole
+                split (not a mean) and whose CI comes from resampling images.
+    histograms: the per-image ab histograms behind those rows, or None.
     """
 
     predictor: str
@@ -29,18 +71,32 @@ class Evaluation:
     split: str
     per_image: pd.DataFrame
     summary: pd.DataFrame
+    histograms: AbHistograms | None = None
 
     def table(self) -> pd.DataFrame:
         """Per-image rows followed by ``mean``, ``ci_low`` and ``ci_high`` rows, for display."""
         return pd.concat([self.per_image, self.summary[["mean", "ci_low", "ci_high"]].T])
 
 
-def summarize(per_image: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Mean of each metric column with its bootstrap CI (``stats.bootstrap_ci``)."""
+def summarize(
+    per_image: pd.DataFrame, confidence: float = 0.95, histograms: AbHistograms | None = None
+) -> pd.DataFrame:
+    """Mean of each metric column with its bootstrap CI (``stats.bootstrap_ci``), then, given
+    the histograms of the same images, the ``ab_js_divergence`` row (``AbHistograms``)."""
     rows = {}
     for metric in per_image.columns:
         mean, low, high = bootstrap_ci(per_image[metric].to_numpy(), confidence=confidence)
         rows[metric] = {"mean": mean, "ci_low": low, "ci_high": high, "n": len(per_image)}
+    if histograms is not None:
+        if list(histograms.files) != list(per_image.index):
+            raise ValueError("histograms and per_image must list the same images in order")
+        value, low, high = histograms.js_divergence(confidence)
+        rows["ab_js_divergence"] = {
+            "mean": value,
+            "ci_low": low,
+            "ci_high": high,
+            "n": len(per_image),
+        }
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.index.name = "metric"
     return summary
@@ -60,23 +116,40 @@ def evaluate(
     """Run ``predictor`` (``forward(L / 100) -> ab / 128``) on one split and score every image.
 
     The predicted photo is the true L with the predicted ab; see ``metrics.METRICS`` for how each
-    number is computed. With ``split=None`` every image of ``data`` is scored.
+    number is computed. ``auc_ab_rebalanced`` weights pixels by the nearest-bin frequencies of
+    the true ab of all the images scored (one pass over them first), as Zhang et al. did on
+    their test images: every predictor on the same split shares the weights. The summary ends
+    with the split's ``ab_js_divergence``. With ``split=None`` every image of ``data`` is scored.
     """
     images = select(data, split, which) if split is not None else data
     predictor = predictor.to(device).eval()
+    bins = ab_bins()
+    prior = bin_prior((split_lab(lab)[1] for lab in iterate_batches(images, batch_size)), bins)
     columns: dict[str, list[torch.Tensor]] = {key: [] for key in METRICS}
+    counts: dict[str, list[torch.Tensor]] = {source: [] for source in _SOURCES}
     for lab in iterate_batches(images, batch_size, device=device):
         lightness, ab_true = split_lab(lab)
         ab_pred = denormalize_ab(predictor(normalize_l(lightness)).float())
-        for key, values in image_metrics(lightness, ab_pred, ab_true).items():
+        for key, values in image_metrics(lightness, ab_pred, ab_true, prior).items():
             columns[key].append(values)
+        counts["pred"].append(ab_histogram(ab_pred, bins).cpu())
+        counts["true"].append(ab_histogram(ab_true, bins).cpu())
     per_image = pd.DataFrame(
         {key: torch.cat(values).numpy() for key, values in columns.items()},
         index=pd.Index(images.files, name="file"),
     )
+    histograms = AbHistograms(
+        tuple(images.files), *(torch.cat(counts[source]).numpy() for source in _SOURCES)
+    )
     label = name or type(predictor).__name__
+    split_name = which if split is not None else "all"
     return Evaluation(
-        label, data.name, which if split is not None else "all", per_image, summarize(per_image)
+        label,
+        data.name,
+        split_name,
+        per_image,
+        summarize(per_image, histograms=histograms),
+        histograms,
     )
 
 

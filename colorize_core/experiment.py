@@ -1,7 +1,9 @@
 """What a notebook calls: ``run_experiment(config)`` trains, evaluates, fills ``results/<run>/``.
 
 A run folder holds ``config.json``, ``split.json``, ``history.csv``/``.json``,
-``metrics_per_image.csv`` (test split), ``metrics.json`` (test summary with CIs, the validation
+``metrics_per_image.csv`` (test split), ``ab_histograms.csv`` (each test image's predicted and true
+nearest-bin ab counts, from which the split's ab distribution distance is recomputed),
+``metrics.json`` (test summary with CIs, the validation
 split's means for choosing between variants without looking at the test split, provenance, timing),
 ``samples.png`` (input | prediction | truth for fixed test images) and ``checkpoints/``. An
 ensemble run (``ensemble.py``) has no checkpoints and an empty history: it trains nothing.
@@ -23,11 +25,10 @@ from colorize_core.config import ExperimentConfig
 from colorize_core.data import LabImages, Split, load_images, make_split, select
 from colorize_core.ensemble import ENSEMBLE, assemble, load_ensemble
 from colorize_core.evaluate import Evaluation, evaluate
-from colorize_core.models import build_model
 from colorize_core.plots import comparison_grid
 from colorize_core.provenance import provenance
 from colorize_core.tracking import WandbLogger
-from colorize_core.train import FitResult, fit, pick_device
+from colorize_core.train import FitResult, build_predictor, fit, pick_device
 
 SAMPLE_IMAGES = 6  # test images shown in samples.png: the first of the test split, always the same
 
@@ -84,6 +85,7 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
         wandb.close()
 
     evaluation.per_image.to_csv(run_dir / "metrics_per_image.csv")
+    evaluation.histograms.to_frame().to_csv(run_dir / "ab_histograms.csv")  # ab_js_divergence
     summary = {
         "run": config.name,
         "dataset": data.name,
@@ -128,6 +130,6 @@ def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
             return load_ensemble(config, source.parent), config
     state = load_checkpoint(best_checkpoint(source))
     config = ExperimentConfig.from_dict(state["config"])
-    model = build_model(config.model.model, **config.model.model_kwargs)
+    model = build_predictor(config.model)
     model.load_state_dict(state["modules"]["model"])
     return model.eval(), config

@@ -13,6 +13,11 @@ Three families (see ``METRICS``): "seed" metrics are computed as the reference s
 the usual colourisation metrics (RGB PSNR, CIEDE2000, colourfulness, Zhang et al.'s AuC);
 "classification" ones are the second reference study's pixel scores on a quantised ab grid.
 ``image_metrics`` computes all of them for a batch of (true L, predicted ab) images.
+
+Two ab-distribution measures work on the bins of ``ab_bins.ab_bins()`` (Zhang et al.'s quantised
+gamut): ``auc_ab_rebalanced`` weights each pixel by the rarity of its true colour, and
+``ab_js_divergence`` compares the pooled predicted and true ab histograms of a whole split
+(``SPLIT_METRICS``: one number per split, not per image).
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ import math
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
+from colorize_core.ab_bins import ab_bins, bin_prior, nearest_bins
 from colorize_core.color import AB_SCALE, join_lab, lab_to_rgb
 
 # PSNR of identical images is +inf; a floor under the MSE caps it at 100 dB so that means and
@@ -255,10 +263,104 @@ def auc_ab(ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:
     (N, 2, H, W) in Lab units; output (N,) in [0, 1], 1 = perfect.
     """
     _check_pair(ab_pred, ab_true, 2, "ab_pred, ab_true")
+    return _per_image_mean(_auc_fraction(ab_pred, ab_true))
+
+
+def _auc_fraction(ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:
+    # (N, H, W): fraction of the thresholds 0..150 that each pixel's ab error is within
     n_thresholds = _AUC_MAX_THRESHOLD + 1
     error = _channel_norm(ab_pred - ab_true)
-    passed = (n_thresholds - torch.ceil(error)).clamp(0, n_thresholds)
-    return _per_image_mean(passed) / n_thresholds
+    return (n_thresholds - torch.ceil(error)).clamp(0, n_thresholds) / n_thresholds
+
+
+def auc_ab_rebalanced(
+    ab_pred: torch.Tensor,
+    ab_true: torch.Tensor,
+    prior: torch.Tensor,
+    bins: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Class-rebalanced AuC of the ab error (Zhang, Isola & Efros 2016), per image.
+
+    As ``auc_ab``, but each pixel i is weighted by ``w_i = 1 / prior[q_i]``, q_i the bin nearest
+    to its true ab: ``sum_i w_i f_i / sum_i w_i``, f_i the fraction of thresholds 0..150 that
+    pixel's error is within. Rare (saturated) true colours then count as much as common ones,
+    so predicting gray everywhere no longer scores well. prior (Q,) over ``bins`` (default
+    ``ab_bins()``), e.g. ``ab_bins.bin_prior`` of the true ab of the images being scored, and
+    positive in every bin a true pixel falls in (else ValueError). Inputs (N, 2, H, W) in Lab
+    units; output (N,) in [0, 1], 1 = perfect.
+    """
+    _check_pair(ab_pred, ab_true, 2, "ab_pred, ab_true")
+    bins = ab_bins() if bins is None else bins
+    prior = torch.as_tensor(prior).detach().cpu()
+    if prior.shape != (len(bins),):
+        raise ValueError(f"prior must have shape ({len(bins)},), one value per bin")
+    bin_true = nearest_bins(ab_true, bins)
+    used = torch.bincount(bin_true.flatten(), minlength=len(bins)).cpu() > 0
+    if not (prior[used] > 0).all():
+        empty = bins[used & (prior <= 0)].tolist()
+        raise ValueError(
+            f"true ab falls in bins with prior 0 (centres {empty[:5]}); compute the prior from "
+            "the true ab of (at least) the images being scored"
+        )
+    weight = 1.0 / prior.to(ab_true.device, ab_true.dtype)[bin_true]
+    weighted = (weight * _auc_fraction(ab_pred, ab_true)).flatten(1).sum(dim=1)
+    return weighted / weight.flatten(1).sum(dim=1)
+
+
+def ab_histogram(ab: torch.Tensor, bins: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-image counts of pixels by nearest bin, (N, Q) int64 on the device of ``ab``.
+
+    ab (N, 2, H, W) in Lab units; bins (Q, 2), default ``ab_bins()``. Each row sums to H x W.
+    """
+    _check_images(ab, 2, "ab")
+    bins = ab_bins() if bins is None else bins
+    n_images, n_bins = len(ab), len(bins)
+    image = torch.arange(n_images, device=ab.device).view(-1, 1, 1)
+    index = nearest_bins(ab, bins) + n_bins * image
+    return torch.bincount(index.flatten(), minlength=n_images * n_bins).view(n_images, n_bins)
+
+
+def js_divergence(p: ArrayLike, q: ArrayLike) -> np.ndarray:
+    """Jensen-Shannon divergence in bits between distributions along the last axis.
+
+    ``JS = KL(p || m) / 2 + KL(q || m) / 2`` with ``m = (p + q) / 2`` and log base 2, so it lies
+    in [0, 1]: 0 for equal distributions, 1 for disjoint ones; equal to
+    ``scipy.spatial.distance.jensenshannon(p, q, base=2) ** 2``. p and q: non-negative counts or
+    probabilities (each normalised here), same shape (..., Q), every row with a positive sum;
+    numpy arrays or CPU tensors. Returns float64 of shape (...); vectorised over the leading
+    axes for the bootstrap (``stats.bootstrap_pooled``).
+    """
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape or p.ndim == 0:
+        raise ValueError(f"p and q must have the same shape (..., Q), got {p.shape}, {q.shape}")
+    if (p < 0).any() or (q < 0).any() or not ((p.sum(-1) > 0).all() and (q.sum(-1) > 0).all()):
+        raise ValueError("p and q must be non-negative with a positive sum in every row")
+    p, q = p / p.sum(-1, keepdims=True), q / q.sum(-1, keepdims=True)
+    middle = 0.5 * (p + q)
+
+    def kl_to_middle(x: np.ndarray) -> np.ndarray:
+        # 0 log 0 = 0; where x > 0 the middle is > 0 too
+        ratio = np.divide(x, middle, out=np.ones_like(x), where=x > 0)
+        return (x * np.log2(ratio)).sum(-1)
+
+    return np.clip(0.5 * (kl_to_middle(p) + kl_to_middle(q)), 0.0, 1.0)
+
+
+def ab_js_divergence(hist_pred: torch.Tensor, hist_true: torch.Tensor) -> float:
+    """Jensen-Shannon divergence (bits, [0, 1]) of the pooled predicted and true ab histograms.
+
+    hist_pred, hist_true: (N, Q) per-image ``ab_histogram`` counts of the same N images. Both are
+    summed over images (a split's whole colour distribution: do the predictions use the colours
+    the true photos use, as often?) and compared with ``js_divergence``; 0 = same distribution.
+    ``stats.bootstrap_pooled(js_divergence, hist_pred, hist_true)`` gives its CI over images.
+    """
+    hist_pred, hist_true = torch.as_tensor(hist_pred), torch.as_tensor(hist_true)
+    if hist_pred.dim() != 2 or hist_pred.shape != hist_true.shape:
+        raise ValueError(
+            f"hist_pred and hist_true must both be (N, Q), got {tuple(hist_pred.shape)} "
+            f"and {tuple(hist_true.shape)}"
+        )
+    return float(js_divergence(hist_pred.sum(dim=0).cpu(), hist_true.sum(dim=0).cpu()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,6 +508,13 @@ METRICS = MappingProxyType(
             True,
             "mean over t = 0..150 of the fraction of pixels with ab error <= t (Zhang 2016)",
         ),
+        "auc_ab_rebalanced": MetricInfo(
+            "AuC ab (rebalanced)",
+            "standard",
+            True,
+            "auc_ab with each pixel weighted by 1 / prior of its true ab bin, the prior from the "
+            "split's true ab (Zhang 2016)",
+        ),
         "accuracy": MetricInfo(
             "Accuracy", "classification", True, "fraction of pixels in their true 10-unit ab bin"
         ),
@@ -419,9 +528,25 @@ METRICS = MappingProxyType(
     }
 )
 
+# Statistics of a whole split rather than means of per-image values: summary rows only.
+SPLIT_METRICS = MappingProxyType(
+    {
+        "ab_js_divergence": MetricInfo(
+            "JS divergence ab",
+            "standard",
+            False,
+            "Jensen-Shannon divergence (bits) of the pooled nearest-bin histograms of predicted "
+            "and true ab over the split; CI by resampling images",
+        ),
+    }
+)
+
 
 def image_metrics(
-    lightness: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor
+    lightness: torch.Tensor,
+    ab_pred: torch.Tensor,
+    ab_true: torch.Tensor,
+    prior: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every metric in ``METRICS`` for a batch, in that order, as (N,) float64 tensors on the CPU.
 
@@ -430,6 +555,11 @@ def image_metrics(
     ``color.lab_to_rgb`` (clipped to [0, 1]); the classification scores use a 10-unit ab grid.
     lightness (N, 1, H, W), ab_pred and ab_true (N, 2, H, W), all in Lab units; the computation
     runs in their dtype on their device.
+
+    ``prior`` (Q,) over ``ab_bins()`` weights ``auc_ab_rebalanced``; pass the prior of the whole
+    split being scored (``evaluate`` does) so that every image and every predictor share the
+    weights. Without it the prior is this batch's own true ab (``ab_bins.bin_prior``), so that
+    column then depends on which images share the batch.
     """
     _check_images(lightness, 1, "lightness")
     _check_pair(ab_pred, ab_true, 2, "ab_pred, ab_true")
@@ -440,6 +570,8 @@ def image_metrics(
     lab_pred, lab_true = join_lab(lightness, ab_pred), join_lab(lightness, ab_true)
     rgb_pred, rgb_true = lab_to_rgb(lab_pred), lab_to_rgb(lab_true)
     colorfulness_pred, colorfulness_true = colorfulness(rgb_pred), colorfulness(rgb_true)
+    bins = ab_bins()
+    prior = bin_prior(ab_true, bins) if prior is None else prior
     values = {
         "mse_ab": mse_ab(ab_pred, ab_true),
         "psnr_ab": psnr_ab(ab_pred, ab_true),
@@ -451,6 +583,7 @@ def image_metrics(
         "colorfulness_true": colorfulness_true,
         "colorfulness_gap": (colorfulness_pred - colorfulness_true).abs(),
         "auc_ab": auc_ab(ab_pred, ab_true),
+        "auc_ab_rebalanced": auc_ab_rebalanced(ab_pred, ab_true, prior, bins),
         **ab_classification(ab_pred, ab_true),
     }
     return {key: values[key].detach().to("cpu", torch.float64) for key in METRICS}

@@ -400,6 +400,39 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: list[str] | None = None) ->
     return fig
 
 
+def plot_tradeoff(
+    sweep: pd.DataFrame, points: pd.DataFrame, true_colorfulness: float, title: str = ""
+) -> Figure:
+    """Accuracy against vividness: ΔE2000 (lower is better) over mean colourfulness.
+
+    ``sweep`` (``temperature.temperature_sweep``: columns ``temperature``, ``delta_e2000``,
+    ``colorfulness_pred``) is drawn as a line labelled with each T; ``points`` (columns
+    ``predictor``, ``delta_e2000``, ``colorfulness_pred``: regression and adversarial runs,
+    baselines) as labelled markers; the true images' colourfulness as a dashed vertical line.
+    The best place is low (accurate) and on the line (as vivid as the truth).
+    """
+    _require_columns(sweep, ("temperature", "delta_e2000", "colorfulness_pred"), "sweep")
+    _require_columns(points, ("predictor", "delta_e2000", "colorfulness_pred"), "points")
+    fig = _figure(7.0, 4.8)
+    ax = fig.add_subplot()
+    ax.plot(sweep["colorfulness_pred"], sweep["delta_e2000"], "o-", color="C3",
+            label="classification, T from 1 to " + f"{sweep['temperature'].min():g}")  # fmt: skip
+    for _, row in sweep.iterrows():
+        ax.annotate(f"T={row['temperature']:g}", (row["colorfulness_pred"], row["delta_e2000"]),
+                    textcoords="offset points", xytext=(4, 4), fontsize=7, color="C3")  # fmt: skip
+    colours = [f"C{k}" for k in range(10) if k != 3]  # C3 is the sweep's
+    for i, row in enumerate(points.itertuples()):
+        ax.plot(row.colorfulness_pred, row.delta_e2000, "s", color=colours[i % len(colours)])
+        ax.annotate(row.predictor, (row.colorfulness_pred, row.delta_e2000),
+                    textcoords="offset points", xytext=(4, -10), fontsize=7)  # fmt: skip
+    ax.axvline(true_colorfulness, color="k", ls="--", label="true images' colourfulness")
+    ax.set(xlabel="Colourfulness of the prediction (Hasler-Suesstrunk, mean per image)",
+           ylabel="ΔE2000 (mean per image, lower is better)", title=title)  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
 def plot_metric_distributions(
     per_image: dict[str, pd.DataFrame], metrics: list[str] | None = None
 ) -> Figure:

@@ -9,6 +9,7 @@ speed ratio compares equal work and an agreement check needs no hand-written cop
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 from skimage.color import deltaE_cie76, deltaE_ciede2000, lab2rgb
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
@@ -27,6 +28,17 @@ def auc_ab(ab_pred: np.ndarray, ab_true: np.ndarray) -> float:
     """Mean over t = 0..150 of the fraction of pixels with ab error <= t; (2, H, W) Lab units."""
     error = np.linalg.norm(ab_pred.astype(np.float64) - ab_true, axis=0).ravel()
     return float(np.mean([(error <= t).mean() for t in AUC_THRESHOLDS]))
+
+
+def auc_ab_rebalanced(
+    ab_pred: np.ndarray, ab_true: np.ndarray, prior: np.ndarray, bins: np.ndarray
+) -> float:
+    """``auc_ab`` with each pixel weighted by 1 / prior of its true colour's nearest bin, the
+    nearest bin found by a SciPy k-d tree. ab (2, H, W), prior (Q,), bins (Q, 2)."""
+    error = np.linalg.norm(ab_pred - ab_true, axis=0).ravel()
+    passed = np.mean([error <= t for t in AUC_THRESHOLDS], axis=0)
+    _, nearest = cKDTree(bins).query(ab_true.reshape(2, -1).T)
+    return float(np.average(passed, weights=1.0 / prior[nearest]))
 
 
 def ab_classification(ab_pred: np.ndarray, ab_true: np.ndarray, grid: float = 10.0) -> dict:
@@ -50,9 +62,12 @@ def ab_classification(ab_pred: np.ndarray, ab_true: np.ndarray, grid: float = 10
     }
 
 
-def image_metrics(lab_pred: np.ndarray, lab_true: np.ndarray) -> dict[str, float]:
+def image_metrics(
+    lab_pred: np.ndarray, lab_true: np.ndarray, prior: np.ndarray, bins: np.ndarray
+) -> dict[str, float]:
     """All of ``metrics.METRICS`` for one image pair, (H, W, 3) Lab, as ``image_metrics`` defines
-    them (the sRGB images clipped to [0, 1]); float64 except the classification bins."""
+    them (the sRGB images clipped to [0, 1]); float64 except the classification bins. ``prior``
+    (Q,) over ``bins`` (Q, 2) weighs ``auc_ab_rebalanced``."""
     rgb_pred, rgb_true = lab2rgb(lab_pred), lab2rgb(lab_true)
     ab_pred, ab_true = lab_pred[..., 1:].transpose(2, 0, 1), lab_true[..., 1:].transpose(2, 0, 1)
     mse = float(np.mean(((ab_pred - ab_true) / 128.0) ** 2))
@@ -69,5 +84,6 @@ def image_metrics(lab_pred: np.ndarray, lab_true: np.ndarray) -> dict[str, float
         "colorfulness_true": colorfulness_true,
         "colorfulness_gap": abs(colorfulness_pred - colorfulness_true),
         "auc_ab": auc_ab(ab_pred, ab_true),
+        "auc_ab_rebalanced": auc_ab_rebalanced(ab_pred, ab_true, prior, bins),
         **ab_classification(ab_pred, ab_true),
     }

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorize_core.ab_bins import bin_prior, nearest_bins, rebalance_weights, soft_encode
 from colorize_core.augment import Augment
 from colorize_core.checkpoint import (
     CheckpointError,
@@ -29,11 +30,12 @@ from colorize_core.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from colorize_core.color import normalize_ab, normalize_l, split_lab
-from colorize_core.config import ExperimentConfig, TrainConfig
+from colorize_core.color import denormalize_ab, normalize_ab, normalize_l, split_lab
+from colorize_core.config import ExperimentConfig, ModelConfig, TrainConfig
 from colorize_core.data import LabImages, Split, iterate_batches, select
 from colorize_core.models import build_model
 from colorize_core.models.gan import build_discriminator
+from colorize_core.models.heads import with_head
 from colorize_core.progress import progress
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,9 @@ LOSS_FUNCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] 
     "l1": F.l1_loss,
     "smooth_l1": F.smooth_l1_loss,
 }
+
+
+_PRIOR_BATCH = 256  # images per step while counting the training split's ab bins
 
 
 class TrainingDiverged(RuntimeError):
@@ -111,22 +116,31 @@ def _prepare(module: nn.Module, device: torch.device, channels_last: bool) -> nn
     return module.to(memory_format=torch.channels_last) if channels_last else module
 
 
+def build_predictor(model: ModelConfig) -> nn.Module:
+    """The registered architecture ``model`` names, with its prediction head, in training mode."""
+    backbone = build_model(model.model, **model.model_kwargs)
+    return with_head(backbone, model.head, model.temperature)
+
+
 class Regression:
     """A model trained on a pixel loss between its ab / 128 and the true ab / 128."""
 
     def __init__(self, config: ExperimentConfig, device: torch.device) -> None:
         t = config.train
         self.device, self.bf16 = device, use_bf16(t.precision, device)
-        model = build_model(config.model.model, **config.model.model_kwargs)
-        self.model = _prepare(model, device, t.channels_last)
+        self.model = _prepare(build_predictor(config.model), device, t.channels_last)
         self.optimizers = {"model": _optimizer(self.model.parameters(), t)}
         self.modules = {"model": self.model}
         self.loss = LOSS_FUNCTIONS[t.loss]
 
+    def outputs(self, lightness: torch.Tensor) -> torch.Tensor:
+        """What the loss compares with the truth: here ab / 128."""
+        return self.model(lightness)
+
     def train_step(self, lightness: torch.Tensor, ab: torch.Tensor) -> dict[str, torch.Tensor]:
         optimizer = self.optimizers["model"]
         with _autocast(self.device, self.bf16):
-            prediction = self.model(lightness)
+            prediction = self.outputs(lightness)
         loss = self.loss(prediction.float(), ab)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -135,7 +149,36 @@ class Regression:
 
     def predict(self, lightness: torch.Tensor) -> torch.Tensor:
         with _autocast(self.device, self.bf16):
-            return self.model(lightness).float()
+            return self.outputs(lightness).float()
+
+
+class Classification(Regression):
+    """The classification head trained with class-rebalanced cross-entropy against soft-encoded
+    ab (Zhang et al. 2016): each true ab spreads over its nearest bins with Gaussian weights, and
+    each pixel counts with the weight of its nearest bin, from the training split's smoothed
+    prior mixed with ``rebalance`` x uniform and inverted, so rare saturated colours are not
+    drowned by common dull ones. The loss, also on the validation split, is that cross-entropy.
+    """
+
+    def __init__(self, config: ExperimentConfig, device: torch.device, train: LabImages) -> None:
+        super().__init__(config, device)
+        self.bins = self.model.bins
+        chunks = (split_lab(lab.float())[1] for lab in train.lab.split(_PRIOR_BATCH))
+        prior = bin_prior(chunks, self.bins.cpu())
+        weights = rebalance_weights(prior, self.bins.cpu(), lam=config.train.rebalance)
+        self.class_weights = weights.float().to(device)
+        self.loss = self.cross_entropy
+
+    def outputs(self, lightness: torch.Tensor) -> torch.Tensor:
+        """Logits (N, Q, H, W) over the ab bins."""
+        return self.model.logits(lightness)
+
+    def cross_entropy(self, logits: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """Mean over pixels of the rebalanced soft-target cross-entropy; ``ab`` is ab / 128."""
+        targets = soft_encode(denormalize_ab(ab), self.bins)  # (N, Q, H, W), sums to 1
+        pixel_weights = self.class_weights[nearest_bins(denormalize_ab(ab), self.bins)]
+        per_pixel = -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)  # (N, H, W)
+        return (pixel_weights * per_pixel).mean()
 
 
 class Adversarial:
@@ -149,8 +192,7 @@ class Adversarial:
     def __init__(self, config: ExperimentConfig, device: torch.device) -> None:
         t = config.train
         self.device, self.bf16 = device, use_bf16(t.precision, device)
-        model = build_model(config.model.model, **config.model.model_kwargs)
-        self.model = _prepare(model, device, t.channels_last)
+        self.model = _prepare(build_predictor(config.model), device, t.channels_last)
         self.discriminator = _prepare(build_discriminator(), device, t.channels_last)
         self.optimizers = {
             "model": _optimizer(self.model.parameters(), t),
@@ -206,7 +248,8 @@ class FitResult:
     run_dir: Path
 
 
-Callback = Callable[[dict, "Regression | Adversarial"], None]
+Task = Regression | Classification | Adversarial
+Callback = Callable[[dict, Task], None]
 
 
 def _batches_to_model(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -215,7 +258,7 @@ def _batches_to_model(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.inference_mode()
-def validation_loss(task: Regression | Adversarial, data: LabImages, batch_size: int) -> float:
+def validation_loss(task: Task, data: LabImages, batch_size: int) -> float:
     """Mean per-image regression loss of the task's model over ``data`` (eval mode)."""
     for module in task.modules.values():
         module.eval()
@@ -260,10 +303,15 @@ def fit(
     run_dir, device = config.run_dir, pick_device(t.device)
     checkpoints = run_dir / "checkpoints"
     torch.manual_seed(config.seed)  # initialisation (and dropout) draw from the global RNG
-    task = (Adversarial if t.adversarial else Regression)(config, device)
+    train_data, val_data = select(data, split, "train"), select(data, split, "val")
+    if t.adversarial:
+        task = Adversarial(config, device)
+    elif config.model.head == "classification":
+        task = Classification(config, device, train_data)
+    else:
+        task = Regression(config, device)
     batches = torch.Generator().manual_seed(config.seed)  # batch order and augmentation
     augment = _augmentation(config)
-    train_data, val_data = select(data, split, "train"), select(data, split, "val")
     steps = math.ceil(len(train_data) / t.batch_size)
     schedulers = {k: _scheduler(o, t, steps) for k, o in task.optimizers.items()}
     history: list[dict] = []
@@ -453,7 +501,7 @@ def source_run(
     other = ExperimentConfig.from_dict(state["config"])
     d, o = config.data, other.data  # not data_path: where the same dataset lies may differ
     checks = [
-        ("model", config.model, other.model) if same_model else None,
+        ("model", _architecture(config.model), _architecture(other.model)) if same_model else None,
         ("data", (d.dataset, d.image_size, d.limit), (o.dataset, o.image_size, o.limit)),
         ("seed", config.seed, other.seed),
     ]
@@ -465,8 +513,20 @@ def source_run(
     return state, other
 
 
-# Settings that may differ when a run resumes: where things are and how they are logged.
-_RESUMABLE_CHANGES = {"output_dir", "data.data_path", "train.device", "train.wandb"}
+def _architecture(model: ModelConfig) -> tuple:
+    """What decides a model's weights: not the temperature its predictions are decoded at."""
+    return model.model, model.model_kwargs, model.head
+
+
+# Settings that may differ when a run resumes: where things are, how they are logged, and how
+# predictions are decoded.
+_RESUMABLE_CHANGES = {
+    "output_dir",
+    "data.data_path",
+    "train.device",
+    "train.wandb",
+    "model.temperature",
+}
 
 
 def config_changes(saved: ExperimentConfig, config: ExperimentConfig) -> list[str]:

@@ -11,6 +11,9 @@ prediction in brackets):
                               the gray prediction, whose M is about 0.002)
     AuC                       1e-6 absolute   (3e-8; a pixel whose float32 error falls on the
                               other side of an integer threshold would move it by 1 / (151 x 16384))
+    rebalanced AuC            1e-5 absolute   (float32 sums of per-pixel weights up to 1e5 times
+                              apart; nearest bins by float64 argmin, ties to the lowest index)
+    JS divergence             1e-9 absolute   (float64 both, from the same integer counts)
     classification scores     1e-6 absolute   (5e-8; bins from the same float32 values)
 """
 
@@ -22,10 +25,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from scipy.spatial.distance import cdist, jensenshannon
 from skimage.color import deltaE_cie76, deltaE_ciede2000
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from colorize_core import metrics, reference_metrics
+from colorize_core.ab_bins import ab_bins, bin_prior
 from colorize_core.color import join_lab, lab_to_rgb, rgb_to_lab, split_lab
 
 N_REAL = 6
@@ -40,6 +45,7 @@ KEYS = [
     "colorfulness_true",
     "colorfulness_gap",
     "auc_ab",
+    "auc_ab_rebalanced",
     "accuracy",
     "precision",
     "recall",
@@ -170,6 +176,8 @@ def test_identical_inputs_give_ideal_values(real_lab):
     torch.testing.assert_close(metrics.delta_e76(real_lab, real_lab), torch.zeros(N_REAL))
     torch.testing.assert_close(metrics.delta_e2000(real_lab, real_lab), torch.zeros(N_REAL))
     torch.testing.assert_close(metrics.auc_ab(ab, ab), torch.ones(N_REAL))
+    prior = bin_prior(ab, ab_bins())
+    torch.testing.assert_close(metrics.auc_ab_rebalanced(ab, ab, prior), torch.ones(N_REAL))
     for score in metrics.ab_classification(ab, ab).values():
         torch.testing.assert_close(score, torch.ones(N_REAL))
 
@@ -221,6 +229,123 @@ def test_colorfulness_and_auc_match_numpy(real_pair):
         assert colorfulness[i].item() == pytest.approx(reference, rel=1e-4, abs=1e-4)
         reference = reference_metrics.auc_ab(lab_pred[i, 1:].numpy(), lab_true[i, 1:].numpy())
         assert auc[i].item() == pytest.approx(reference, abs=1e-6)
+
+
+def _nearest_bin(ab: np.ndarray) -> np.ndarray:
+    """(2, H, W) ab -> (H W,) index of the nearest ab_bins() centre (float64; ties: lowest)."""
+    return cdist(ab.reshape(2, -1).T.astype(np.float64), ab_bins().double().numpy()).argmin(1)
+
+
+def _auc_rebalanced_reference(ab_pred: np.ndarray, ab_true: np.ndarray, prior: np.ndarray):
+    """Per-pixel fractions of thresholds 0..150 passed, averaged with weights 1 / prior."""
+    error = np.linalg.norm(ab_pred.astype(np.float64) - ab_true, axis=0).ravel()
+    passed = np.mean([error <= t for t in reference_metrics.AUC_THRESHOLDS], axis=0)
+    return float(np.average(passed, weights=1.0 / prior[_nearest_bin(ab_true)]))
+
+
+def _split_prior(ab_true: torch.Tensor) -> np.ndarray:
+    """Nearest-bin frequencies over all pixels of (N, 2, H, W) ab, by a k-d tree."""
+    index = np.concatenate([_nearest_bin(image.numpy()) for image in ab_true])
+    return np.bincount(index, minlength=len(ab_bins())) / index.size
+
+
+def test_auc_rebalanced_matches_numpy(real_pair):
+    ab_pred, ab_true = real_pair[0][:, 1:], real_pair[1][:, 1:]
+    prior = _split_prior(ab_true)
+    auc = metrics.auc_ab_rebalanced(ab_pred, ab_true, torch.from_numpy(prior))
+    assert auc.shape == (N_REAL,) and auc.dtype == torch.float32
+    for i in range(N_REAL):
+        reference = _auc_rebalanced_reference(ab_pred[i].numpy(), ab_true[i].numpy(), prior)
+        assert auc[i].item() == pytest.approx(reference, abs=1e-5)
+
+
+def test_auc_rebalanced_random_matches_numpy():
+    # random ab, much of it out of gamut (nearest bins by the exhaustive search)
+    true = _random_lab(3, (15, 17), seed=9)[:, 1:]
+    pred = true + 30.0 * torch.randn(true.shape, generator=torch.Generator().manual_seed(10))
+    prior = _split_prior(true)
+    auc = metrics.auc_ab_rebalanced(pred.double(), true.double(), prior)
+    assert auc.dtype == torch.float64
+    for i in range(3):
+        reference = _auc_rebalanced_reference(pred[i].numpy(), true[i].numpy(), prior)
+        assert auc[i].item() == pytest.approx(reference, abs=1e-9)
+
+
+def test_auc_rebalanced_by_hand():
+    # pixels 1-3 in the common gray bin (prior 3/4), pixel 4 in a rare one (prior 1/4):
+    # weights 4/3 x 3 and 4; the gray pixels are exact (1), the rare one is 10 off (141/151)
+    ab_true = torch.zeros(1, 2, 2, 2)
+    ab_true[0, :, 1, 1] = torch.tensor([40.0, 40.0])
+    ab_pred = ab_true.clone()
+    ab_pred[0, 0, 1, 1] = 30.0
+    prior = bin_prior(ab_true, ab_bins())
+    assert sorted(prior[prior > 0].tolist()) == [0.25, 0.75]
+    expected = (3 * 4 / 3 + 4 * 141 / 151) / (3 * 4 / 3 + 4)
+    assert metrics.auc_ab_rebalanced(ab_pred, ab_true, prior).item() == pytest.approx(expected)
+    assert metrics.auc_ab(ab_pred, ab_true).item() == pytest.approx((3 + 141 / 151) / 4)
+
+
+def test_auc_rebalanced_punishes_gray_more(real_lab):
+    # rare saturated colours weigh more, and gray gets exactly those wrong (on average: an
+    # image's own rare colours can be pale ones)
+    _, ab = split_lab(real_lab)
+    gray = torch.zeros_like(ab)
+    rebalanced = metrics.auc_ab_rebalanced(gray, ab, bin_prior(ab, ab_bins()))
+    assert rebalanced.mean() < metrics.auc_ab(gray, ab).mean() - 0.01
+
+
+def test_auc_rebalanced_bad_input_raises():
+    ab = torch.zeros(1, 2, 4, 4)
+    prior = torch.zeros(len(ab_bins()), dtype=torch.float64)
+    prior[0] = 1.0  # all the mass on (-90, 50): gray pixels have prior 0
+    with pytest.raises(ValueError, match=r"prior 0 \(centres \[\[0.0, 0.0\]\]\)"):
+        metrics.auc_ab_rebalanced(ab, ab, prior)
+    with pytest.raises(ValueError, match="one value per bin"):
+        metrics.auc_ab_rebalanced(ab, ab, prior[:-1])
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.auc_ab_rebalanced(ab, ab[..., :3], prior)
+
+
+def test_ab_histogram_matches_numpy(real_pair):
+    ab_pred = real_pair[0][:, 1:]
+    histogram = metrics.ab_histogram(ab_pred)
+    assert histogram.shape == (N_REAL, len(ab_bins())) and histogram.dtype == torch.int64
+    for i in range(N_REAL):
+        expected = np.bincount(_nearest_bin(ab_pred[i].numpy()), minlength=len(ab_bins()))
+        np.testing.assert_array_equal(histogram[i].numpy(), expected)
+
+
+def test_ab_js_divergence_matches_scipy(real_pair):
+    hist_pred = metrics.ab_histogram(real_pair[0][:, 1:])
+    hist_true = metrics.ab_histogram(real_pair[1][:, 1:])
+    pooled_pred, pooled_true = hist_pred.sum(0).double().numpy(), hist_true.sum(0).double().numpy()
+    reference = jensenshannon(pooled_pred, pooled_true, base=2) ** 2
+    assert metrics.ab_js_divergence(hist_pred, hist_true) == pytest.approx(reference, abs=1e-9)
+
+
+def test_js_divergence_rows_match_scipy():
+    rng = np.random.default_rng(11)
+    p = rng.poisson(2.0, size=(3, 4, 50)).astype(float)
+    q = rng.poisson(2.0, size=(3, 4, 50)).astype(float)
+    q[0, 0] = 0
+    q[0, 0, 7] = 5  # sparse rows: 0 log 0 terms
+    value = metrics.js_divergence(p, q)
+    assert value.shape == (3, 4)
+    expected = np.array(
+        [[jensenshannon(p[i, j], q[i, j], base=2) ** 2 for j in range(4)] for i in range(3)]
+    )
+    np.testing.assert_allclose(value, expected, rtol=0, atol=1e-12)
+
+
+def test_js_divergence_bounds_and_errors():
+    counts = torch.tensor([[3, 1, 0], [0, 2, 0]])
+    assert metrics.ab_js_divergence(counts, counts) == 0.0
+    disjoint = torch.tensor([[0, 0, 4], [0, 0, 1]])
+    assert metrics.ab_js_divergence(counts, disjoint) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"\(N, Q\)"):
+        metrics.ab_js_divergence(counts, counts[:1])
+    with pytest.raises(ValueError, match="positive sum"):
+        metrics.js_divergence(np.zeros(3), np.ones(3))
 
 
 def test_ab_classification_matches_sklearn(real_pair):
@@ -372,9 +497,11 @@ def test_ab_classification_by_hand():
 def test_batch_equals_per_image(real_lab):
     lightness, ab_true = split_lab(real_lab)
     ab_pred = _predictions(ab_true)["desaturated"]
-    batch = metrics.image_metrics(lightness, ab_pred, ab_true)
+    prior = bin_prior(ab_true, ab_bins())  # shared, as evaluate() shares the split's prior
+    batch = metrics.image_metrics(lightness, ab_pred, ab_true, prior)
     for i in range(N_REAL):
-        single = metrics.image_metrics(lightness[i : i + 1], ab_pred[i : i + 1], ab_true[i : i + 1])
+        one = slice(i, i + 1)
+        single = metrics.image_metrics(lightness[one], ab_pred[one], ab_true[one], prior)
         for key in KEYS:
             assert single[key].item() == pytest.approx(batch[key][i].item(), rel=1e-5, abs=1e-6)
 
@@ -423,6 +550,10 @@ def test_image_metrics_on_real_images(real_pair):
     torch.testing.assert_close(values["colorfulness_pred"], metrics.colorfulness(rgb_pred).double())
     gap = (values["colorfulness_pred"] - values["colorfulness_true"]).abs()
     torch.testing.assert_close(values["colorfulness_gap"], gap)
+    # without a prior, the batch's own true ab make it
+    prior = bin_prior(ab_true, ab_bins())
+    expected = metrics.auc_ab_rebalanced(ab_pred, ab_true, prior).double()
+    torch.testing.assert_close(values["auc_ab_rebalanced"], expected)
 
 
 # the module docstring's tolerances, as pytest.approx arguments
@@ -437,16 +568,22 @@ TOLERANCE = {
     "colorfulness_true": {"rel": 1e-4, "abs": 1e-4},
     "colorfulness_gap": {"rel": 1e-4, "abs": 2e-4},
     **{key: {"abs": 1e-6} for key in ("auc_ab", "accuracy", "precision", "recall", "f1")},
+    "auc_ab_rebalanced": {"abs": 1e-5},
 }
 
 
 def test_image_metrics_equal_the_per_image_references(real_pair):
-    """All fourteen at once against reference_metrics, the per-image path the benchmark times."""
+    """All fifteen at once against reference_metrics (the per-image path the benchmark times)
+    and, for the rebalanced AuC, whose prior spans the batch, against the numpy one here."""
     lab_pred, lab_true = real_pair
     values = metrics.image_metrics(lab_true[:, :1], lab_pred[:, 1:], lab_true[:, 1:])
     assert set(TOLERANCE) == set(values)
+    prior = _split_prior(lab_true[:, 1:])
     for i in range(N_REAL):
         reference = reference_metrics.image_metrics(_hwc(lab_pred[i]), _hwc(lab_true[i]))
+        reference["auc_ab_rebalanced"] = _auc_rebalanced_reference(
+            lab_pred[i, 1:].numpy(), lab_true[i, 1:].numpy(), prior
+        )
         for key, value in reference.items():
             assert values[key][i].item() == pytest.approx(value, **TOLERANCE[key]), key
 
@@ -459,6 +596,10 @@ def test_metrics_table():
     assert set(families.values()) == {"seed", "standard", "classification"}
     no_direction = [k for k, info in metrics.METRICS.items() if info.higher_is_better is None]
     assert no_direction == ["colorfulness_pred", "colorfulness_true"]
+    assert metrics.METRICS["auc_ab_rebalanced"].higher_is_better is True
+    assert set(metrics.SPLIT_METRICS) == {"ab_js_divergence"}
+    assert not set(metrics.SPLIT_METRICS) & set(metrics.METRICS)
+    assert metrics.SPLIT_METRICS["ab_js_divergence"].higher_is_better is False
     info = metrics.METRICS["psnr_ab"]
     assert info.higher_is_better is True and info.definition and info.name
     with pytest.raises(dataclasses.FrozenInstanceError):

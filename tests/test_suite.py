@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from colorize_core import suite
-from colorize_core.metrics import METRICS
+from colorize_core.metrics import METRICS, SPLIT_METRICS
 
 pytestmark = pytest.mark.notebook
 
@@ -70,7 +70,7 @@ def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):
         assert quoted.any() == (dataset != "cifar10")
     for path in (root / "results" / "smoke").glob("*/metrics.json"):
         metrics = json.loads(path.read_text())["metrics"]
-        assert set(metrics) == set(METRICS)
+        assert set(metrics) == set(METRICS) | set(SPLIT_METRICS)
         assert all(np.isfinite(m["mean"]) for m in metrics.values()), path.parent.name
     figures = {p.name for p in (root / "reports" / "figures").iterdir()}
     assert len(figures) == 4 * 3

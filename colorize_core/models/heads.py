@@ -1,0 +1,85 @@
+"""Prediction heads: what a backbone's last layer predicts, and how that becomes ab / 128.
+
+Every backbone that supports heads ends in ``head``, an ``nn.Sequential`` whose last two modules
+are a convolution to 2 channels and a tanh: the *regression* head, ab / 128 directly.
+
+The *classification* head (Zhang, Isola & Efros, ECCV 2016) swaps that convolution for one to Q
+logits over the in-gamut ab bins (``ab_bins.ab_bins``) and drops the tanh. ``BinClassifier``
+wraps such a backbone and decodes its logits to ab / 128 with the annealed mean, so it keeps the
+model contract (``forward(L / 100) -> ab / 128``) and metrics, baselines, reports, ``colorize``
+and the photo notebook use it unchanged. Its ``temperature`` is a decoding setting, not a
+weight: set it to score one trained model at several temperatures without retraining.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from colorize_core.ab_bins import ab_bins, decode_annealed
+from colorize_core.color import AB_SCALE
+
+HEADS = ("regression", "classification")
+PAPER_TEMPERATURE = 0.38  # Zhang et al.'s annealed-mean temperature
+
+
+class BinClassifier(nn.Module):
+    """A backbone predicting logits over ab bins; ``forward`` decodes them to ab / 128.
+
+    ``bins`` (Q, 2) are the bin centres in Lab units, kept in the state dict so that a checkpoint
+    says what its classes mean. ``temperature``: 1 is the mean of the predicted distribution,
+    lower values sharpen it (more vivid), 0 takes the most probable bin (the mode).
+    """
+
+    def __init__(
+        self, backbone: nn.Module, bins: torch.Tensor, temperature: float = PAPER_TEMPERATURE
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.register_buffer("bins", bins.detach().clone().float())
+        self.temperature = temperature
+
+    def logits(self, lightness: torch.Tensor) -> torch.Tensor:
+        """L / 100 (N, 1, H, W) -> logits (N, Q, H, W)."""
+        return self.backbone(lightness)
+
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        """L / 100 (N, 1, H, W) -> ab / 128 (N, 2, H, W), the annealed mean at ``temperature``."""
+        ab = decode_annealed(self.logits(lightness).float(), self.bins, self.temperature)
+        return ab / AB_SCALE
+
+
+def classification_backbone(backbone: nn.Module, n_bins: int) -> nn.Module:
+    """``backbone`` with its last convolution (to 2 channels) replaced by one to ``n_bins``
+    logits, same kernel and padding, and its final tanh removed. Other layers keep their names,
+    so their weights load from a regression model of the same architecture."""
+    head = getattr(backbone, "head", None)
+    if not (
+        isinstance(head, nn.Sequential)
+        and len(head) >= 2
+        and isinstance(head[-2], nn.Conv2d)
+        and head[-2].out_channels == 2
+        and isinstance(head[-1], nn.Tanh)
+    ):
+        raise ValueError(
+            f"{type(backbone).__name__} has no replaceable head (a final nn.Sequential 'head' "
+            "ending in a convolution to 2 channels and a tanh); the classification head needs one"
+        )
+    conv = head[-2]
+    logits = nn.Conv2d(
+        conv.in_channels, n_bins, conv.kernel_size, stride=conv.stride, padding=conv.padding
+    )
+    backbone.head = nn.Sequential(*head[:-2], logits)
+    return backbone
+
+
+def with_head(
+    backbone: nn.Module, head: str = "regression", temperature: float = PAPER_TEMPERATURE
+) -> nn.Module:
+    """``backbone`` as is (``regression``), or as a ``BinClassifier`` over ``ab_bins()``."""
+    if head == "regression":
+        return backbone
+    if head == "classification":
+        bins = ab_bins()
+        return BinClassifier(classification_backbone(backbone, len(bins)), bins, temperature)
+    raise KeyError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")

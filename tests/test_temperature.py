@@ -1,0 +1,67 @@
+"""Temperature sweeps of a classification model, the choice of T, and the trade-off figure."""
+
+import pandas as pd
+import pytest
+import torch
+
+from colorize_core import plots
+from colorize_core.config import ExperimentConfig
+from colorize_core.data import load_images, make_split
+from colorize_core.evaluate import evaluate, evaluate_baselines
+from colorize_core.temperature import choose_temperature, temperature_sweep, tradeoff_points
+from colorize_core.train import build_predictor
+
+
+@pytest.fixture(scope="module")
+def classifier_and_data():
+    torch.manual_seed(0)
+    config = ExperimentConfig.from_params(
+        model="unet", model_kwargs={"base": 8}, head="classification", temperature=0.5
+    )
+    data = load_images("landscapes", 32).subset(range(40))
+    return build_predictor(config.model).eval(), data, make_split(data.files, seed=0)
+
+
+def test_a_sweep_scores_each_temperature_and_restores_the_models_own(classifier_and_data):
+    model, data, split = classifier_and_data
+    sweep = temperature_sweep(model, data, split, [1.0, 0.2])
+    assert list(sweep["temperature"]) == [1.0, 0.2]
+    assert model.temperature == 0.5
+    model.temperature = 1.0
+    at_one = evaluate(model, data, split, "val").summary["mean"]
+    model.temperature = 0.5
+    for metric in ("delta_e2000", "colorfulness_pred", "psnr_ab"):
+        assert sweep.loc[0, metric] == pytest.approx(at_one[metric], rel=1e-9)
+    # sharper decoding is more colourful than the mean of the same distribution
+    assert sweep.loc[1, "colorfulness_pred"] > sweep.loc[0, "colorfulness_pred"]
+
+
+def test_a_sweep_needs_a_classification_model(classifier_and_data):
+    _, data, split = classifier_and_data
+    with pytest.raises(TypeError, match="needs a classification model"):
+        temperature_sweep(torch.nn.Identity(), data, split)
+
+
+def test_the_most_accurate_vivid_enough_temperature_is_chosen():
+    sweep = pd.DataFrame(
+        {
+            "temperature": [1.0, 0.5, 0.38, 0.2],
+            "colorfulness_pred": [20.0, 33.0, 37.0, 40.0],
+            "colorfulness_true": [37.0] * 4,
+            "delta_e2000": [8.0, 9.0, 9.5, 9.2],
+        }
+    )
+    assert choose_temperature(sweep) == 0.2  # 33 is 10.8% below 37, 40 is 8.1% above
+    assert choose_temperature(sweep, tolerance=0.05) == 0.38  # 40 is now too garish
+    assert choose_temperature(sweep.iloc[:1]) == 1.0  # none vivid enough: the closest
+
+
+def test_the_tradeoff_figure_shows_the_sweep_the_points_and_the_truth(classifier_and_data):
+    model, data, split = classifier_and_data
+    sweep = temperature_sweep(model, data, split, [1.0, 0.3])
+    points = tradeoff_points(evaluate_baselines(data, split, "val"))
+    assert list(points["predictor"]) == ["gray", "mean_ab", "mean_ab_map"]
+    fig = plots.plot_tradeoff(sweep, points, sweep["colorfulness_true"].iloc[0], title="t")
+    ax = fig.axes[0]
+    assert len(ax.lines) == 1 + len(points) + 1  # the sweep, one marker each, the truth line
+    assert [t.get_text() for t in ax.texts][:2] == ["T=1", "T=0.3"]
