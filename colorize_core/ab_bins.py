@@ -179,16 +179,17 @@ def nearest_bins(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     return index
 
 
-def soft_encode(
+def soft_encode_sparse(
     ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0
-) -> torch.Tensor:
-    """Soft one-hot target: each pixel's ab spread over its k nearest bins, (N, Q, H, W).
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The soft target's k non-zero entries per pixel: bin indices (N, k, H, W) int64, nearest
+    first, and their weights (N, k, H, W), which sum to 1 per pixel.
 
     Weights ``exp(-d^2 / (2 sigma^2))`` of the distance d to each of the k nearest centres,
-    normalised to sum 1 per pixel; the other Q - k entries are 0. Zhang et al. use k = 5,
-    sigma = 5 Lab units. ab (N, 2, H, W) in Lab units, finite; bins (Q, 2); output in the dtype
-    and on the device of ``ab``. The largest intermediate, the (N H W, Q) distance table, is the
-    size of the output.
+    normalised; Zhang et al. use k = 5, sigma = 5 Lab units. ab (N, 2, H, W) in Lab units,
+    finite; bins (Q, 2); weights in the dtype and on the device of ``ab``. The largest
+    intermediate is the (N H W, Q) distance table. A loss needs only these k entries, not the
+    dense (N, Q, H, W) target of ``soft_encode``.
     """
     _check_ab(ab)
     _check_bins(bins)
@@ -203,11 +204,24 @@ def soft_encode(
     # exact squared distances to the k chosen centres; softmax normalises without underflow
     squared = ((points.unsqueeze(1) - bins[index]) ** 2).sum(dim=-1)
     weights = torch.softmax(-squared / (2 * sigma**2), dim=1)
-    encoded = ab.new_zeros(n, len(bins), height * width)
-    encoded.scatter_(
-        1, index.view(n, -1, k).transpose(1, 2), weights.view(n, -1, k).transpose(1, 2)
-    )
-    return encoded.view(n, len(bins), height, width)
+
+    def to_image(values: torch.Tensor) -> torch.Tensor:  # (P, k) -> (N, k, H, W)
+        return values.view(n, height, width, k).permute(0, 3, 1, 2)
+
+    return to_image(index), to_image(weights)
+
+
+def soft_encode(
+    ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0
+) -> torch.Tensor:
+    """Soft one-hot target: each pixel's ab spread over its k nearest bins, (N, Q, H, W).
+
+    ``soft_encode_sparse`` scattered into all Q bins: the other Q - k entries are 0. Output in
+    the dtype and on the device of ``ab``.
+    """
+    index, weights = soft_encode_sparse(ab, bins, k, sigma)
+    n, _, height, width = ab.shape
+    return ab.new_zeros(n, len(bins), height, width).scatter_(1, index, weights)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorize_core.ab_bins import bin_prior, nearest_bins, rebalance_weights, soft_encode
+from colorize_core.ab_bins import (
+    bin_prior,
+    nearest_bins,
+    rebalance_weights,
+    soft_encode_sparse,
+)
 from colorize_core.augment import Augment
 from colorize_core.checkpoint import (
     CheckpointError,
@@ -174,10 +179,16 @@ class Classification(Regression):
         return self.model.logits(lightness)
 
     def cross_entropy(self, logits: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        """Mean over pixels of the rebalanced soft-target cross-entropy; ``ab`` is ab / 128."""
-        targets = soft_encode(denormalize_ab(ab), self.bins)  # (N, Q, H, W), sums to 1
-        pixel_weights = self.class_weights[nearest_bins(denormalize_ab(ab), self.bins)]
-        per_pixel = -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)  # (N, H, W)
+        """Mean over pixels of the rebalanced soft-target cross-entropy; ``ab`` is ab / 128.
+
+        With targets t summing to 1 over the k nearest bins, -sum_q t_q log softmax(z)_q =
+        logsumexp(z) - sum_k t_k z_k: no dense (N, Q, H, W) target or log-probabilities.
+        """
+        ab = denormalize_ab(ab)
+        index, targets = soft_encode_sparse(ab, self.bins)  # (N, k, H, W) each
+        logits = logits.float()
+        per_pixel = logits.logsumexp(dim=1) - (targets * logits.gather(1, index)).sum(dim=1)
+        pixel_weights = self.class_weights[nearest_bins(ab, self.bins)]  # (N, H, W)
         return (pixel_weights * per_pixel).mean()
 
 

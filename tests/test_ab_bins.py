@@ -23,6 +23,7 @@ from colorize_core.ab_bins import (
     nearest_bins,
     rebalance_weights,
     soft_encode,
+    soft_encode_sparse,
 )
 from colorize_core.color import rgb_to_lab
 
@@ -323,3 +324,15 @@ def test_decode_bad_input_raises(bins):
         decode_annealed(_logits(bins, seed=8), bins, temperature=-1)
     with pytest.raises(ValueError, match=r"\(N, Q = 309, H, W\)"):
         decode_annealed(torch.zeros(1, 313, 2, 2), bins)
+
+
+def test_sparse_soft_encoding_is_the_dense_one_nearest_first():
+    ab = 60.0 * torch.randn(2, 2, 5, 7, generator=torch.Generator().manual_seed(3))
+    bins = ab_bins()
+    index, weights = soft_encode_sparse(ab, bins, k=5, sigma=5.0)
+    assert index.shape == weights.shape == (2, 5, 5, 7)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(2, 5, 7))
+    dense = torch.zeros(2, len(bins), 5, 7).scatter_(1, index, weights)
+    torch.testing.assert_close(dense, soft_encode(ab, bins, k=5, sigma=5.0))
+    distance = (ab.unsqueeze(1) - bins[index].permute(0, 1, 4, 2, 3)).norm(dim=2)  # (N, k, H, W)
+    assert (distance.diff(dim=1) >= -1e-4).all()  # nearest first

@@ -578,11 +578,14 @@ def test_image_metrics_equal_the_per_image_references(real_pair):
     lab_pred, lab_true = real_pair
     values = metrics.image_metrics(lab_true[:, :1], lab_pred[:, 1:], lab_true[:, 1:])
     assert set(TOLERANCE) == set(values)
-    prior = _split_prior(lab_true[:, 1:])
+    prior, bins = _split_prior(lab_true[:, 1:]), ab_bins().double().numpy()
     for i in range(N_REAL):
-        reference = reference_metrics.image_metrics(_hwc(lab_pred[i]), _hwc(lab_true[i]))
-        reference["auc_ab_rebalanced"] = _auc_rebalanced_reference(
-            lab_pred[i, 1:].numpy(), lab_true[i, 1:].numpy(), prior
+        reference = reference_metrics.image_metrics(
+            _hwc(lab_pred[i]), _hwc(lab_true[i]), prior, bins
+        )
+        assert reference["auc_ab_rebalanced"] == pytest.approx(
+            _auc_rebalanced_reference(lab_pred[i, 1:].numpy(), lab_true[i, 1:].numpy(), prior),
+            abs=1e-9,
         )
         for key, value in reference.items():
             assert values[key][i].item() == pytest.approx(value, **TOLERANCE[key]), key
