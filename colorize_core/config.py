@@ -178,6 +178,10 @@ class ExperimentConfig:
             **{part: kind(**grouped[part]) for part, kind in parts.items()},
         )
 
+    def with_params(self, **changes: Any) -> ExperimentConfig:
+        """This config with some flat parameters changed (``temperature=0.2``), checked anew."""
+        return ExperimentConfig.from_dict(_merge(self.to_dict(), changes))
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -194,6 +198,17 @@ class ExperimentConfig:
     @classmethod
     def load(cls, path: str | Path) -> ExperimentConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _merge(values: dict, changes: dict[str, Any]) -> dict:
+    """``to_dict`` output with flat parameter names set in whichever part owns them."""
+    merged = {k: dict(v) if k in ("data", "model", "train") else v for k, v in values.items()}
+    for key, value in changes.items():
+        owner = next((p for p in ("data", "model", "train") if key in merged[p]), None)
+        if owner is None and key not in merged:
+            raise TypeError(f"unknown parameter {key!r}")
+        (merged[owner] if owner else merged)[key] = value
+    return merged
 
 
 def _check_name(name: str) -> None:
@@ -238,6 +253,28 @@ def _check_types(config: Any) -> None:
             raise TypeError(
                 f"{f.name} must be {hints[f.name]}, got {value!r} ({type(value).__name__})"
             )
+
+
+def kind_grid(
+    params: dict[str, Any], datasets: dict[str, dict], kinds: dict[str, dict]
+) -> dict[tuple[str, str], ExperimentConfig]:
+    """One run per (dataset, kind), named ``<name>-<dataset>-<kind>``: ``params``, then the
+    dataset's settings (``image_size``, ``limit``, ...), then the kind's changes. A kind's
+    ``init_from`` may name another kind, meaning that kind's run on the same dataset (e.g. an
+    adversarial U-Net started from the regression one). Kinds run in the order given.
+    """
+    configs = {}
+    prefix = params.get("name", "run")
+    for dataset, settings in datasets.items():
+        for kind, changes in kinds.items():
+            changes = dict(changes)
+            if changes.get("init_from") in kinds:
+                changes["init_from"] = f"{prefix}-{dataset}-{changes['init_from']}"
+            run = {**params, "dataset": dataset, **settings, **changes}
+            configs[dataset, kind] = ExperimentConfig.from_params(
+                **{**run, "name": f"{prefix}-{dataset}-{kind}"}
+            )
+    return configs
 
 
 def with_variants(params: dict[str, Any], variants: dict[str, dict]) -> dict[str, ExperimentConfig]:

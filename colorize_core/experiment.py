@@ -124,12 +124,24 @@ def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
     An ensemble run's folder holds no weights; its members are loaded from the runs beside it.
     """
     source = Path(source)
+    run_config = None
     if source.is_dir() and (source / "config.json").is_file():
-        config = ExperimentConfig.load(source / "config.json")
-        if config.model.model == ENSEMBLE:
-            return load_ensemble(config, source.parent), config
+        run_config = ExperimentConfig.load(source / "config.json")
+        if run_config.model.model == ENSEMBLE:
+            return load_ensemble(run_config, source.parent), run_config
     state = load_checkpoint(best_checkpoint(source))
     config = ExperimentConfig.from_dict(state["config"])
+    if run_config is not None:  # the run's decoding temperature may have been chosen later
+        config = config.with_params(temperature=run_config.model.temperature)
     model = build_predictor(config.model)
     model.load_state_dict(state["modules"]["model"])
     return model.eval(), config
+
+
+def decode_at(result: RunResult, temperature: float) -> RunResult:
+    """A trained classification run re-scored with its predictions decoded at ``temperature``
+    (chosen on the validation split): its config, metrics and samples are rewritten; nothing
+    is trained. ``load_model`` and ``colorize`` then use that temperature too."""
+    if result.config.model.head != "classification":
+        raise ValueError(f"{result.config.name} has no classification head to decode")
+    return run_experiment(result.config.with_params(temperature=temperature), resume=True)

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from colorize_core.config import ExperimentConfig, with_variants
+from colorize_core.config import ExperimentConfig, kind_grid, with_variants
 
 
 def test_flat_parameters_go_to_their_parts():
@@ -100,3 +100,37 @@ def test_with_variants_names_each_run_and_changes_only_its_settings():
     assert all(c.train.epochs == 3 for c in configs.values())
     with pytest.raises(TypeError, match="unknown parameter"):
         with_variants(params, {"typo": {"modle": "unet"}})
+
+
+def test_with_params_changes_flat_names_and_checks_them_again():
+    config = ExperimentConfig.from_params(name="r", model="unet", head="classification")
+    hotter = config.with_params(temperature=1.0, epochs=4)
+    assert hotter.model.temperature == 1.0 and hotter.train.epochs == 4
+    assert hotter.model.model == "unet" and config.model.temperature == 0.38
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
+        config.with_params(temperature=-1.0)
+    with pytest.raises(TypeError, match="unknown parameter 'temprature'"):
+        config.with_params(temprature=1.0)
+
+
+def test_kind_grid_names_each_run_and_links_kinds_on_the_same_dataset():
+    configs = kind_grid(
+        {"name": "vivid", "model": "unet", "epochs": 15},
+        {"landscapes": {"image_size": 64, "limit": 1500}, "cifar10": {"image_size": 32}},
+        {
+            "regression": {},
+            "classification": {"head": "classification"},
+            "adversarial": {"adversarial": True, "epochs": 6, "init_from": "regression"},
+        },
+    )
+    assert list(configs) == [
+        (d, k)
+        for d in ("landscapes", "cifar10")
+        for k in ("regression", "classification", "adversarial")
+    ]
+    adversarial = configs["cifar10", "adversarial"]
+    assert adversarial.name == "vivid-cifar10-adversarial"
+    assert adversarial.train.init_from == "vivid-cifar10-regression"
+    assert adversarial.train.epochs == 6 and adversarial.data.image_size == 32
+    assert configs["landscapes", "classification"].model.head == "classification"
+    assert configs["landscapes", "regression"].data.limit == 1500

@@ -8,10 +8,10 @@ from colorize_core.ab_bins import ab_bins
 from colorize_core.color import AB_SCALE, normalize_ab
 from colorize_core.config import ExperimentConfig
 from colorize_core.data import load_images, make_split
-from colorize_core.experiment import load_model, run_experiment
+from colorize_core.experiment import decode_at, load_model, run_experiment
 from colorize_core.models import build_model
 from colorize_core.models.heads import BinClassifier, classification_backbone, with_head
-from colorize_core.train import Classification, build_predictor, fit
+from colorize_core.train import Classification, build_predictor
 
 
 @pytest.mark.parametrize(("name", "kwargs"), [("unet", {"base": 8}), ("conv_ae", {"base": 8})])
@@ -121,8 +121,19 @@ def test_a_classification_run_trains_scores_and_loads_like_any_other(tmp_path):
     lightness = result.data.lab[:2, :1].float() / 100
     with torch.no_grad():
         torch.testing.assert_close(model(lightness), result.fit.model(lightness))
-    # one trained model, decoded at another temperature: a resume changes nothing but that
-    hotter = tiny_classifier(tmp_path, temperature=1.0)
-    again = fit(hotter, result.data, result.split, resume=True)
-    assert again.model.temperature == 1.0
-    assert len(again.history) == 3
+    # one trained model, decoded at another temperature: nothing is trained again
+    mean = decode_at(result, 1.0)
+    assert mean.fit.model.temperature == 1.0 and len(mean.fit.history) == 3
+    for key, value in result.fit.model.state_dict().items():
+        assert torch.equal(value, mean.fit.model.state_dict()[key]), key
+    assert ExperimentConfig.load(tmp_path / "cls" / "config.json").model.temperature == 1.0
+    before = result.evaluation.summary.loc["colorfulness_pred", "mean"]
+    assert mean.evaluation.summary.loc["colorfulness_pred", "mean"] != before  # decoded anew
+    model, config = load_model(tmp_path / "cls")  # colorize decodes at the run's temperature
+    assert model.temperature == config.model.temperature == 1.0
+
+
+def test_only_a_classification_run_can_be_decoded_at_a_temperature(tmp_path):
+    result = run_experiment(tiny_classifier(tmp_path, head="regression", epochs=1))
+    with pytest.raises(ValueError, match="has no classification head"):
+        decode_at(result, 0.2)
