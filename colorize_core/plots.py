@@ -27,15 +27,19 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from colorize_core.color import join_lab, lab_to_rgb
-from colorize_core.metrics import METRICS
+from colorize_core.metrics import METRICS, SPLIT_METRICS
 
 if TYPE_CHECKING:
     from IPython.display import Image as IPythonImage
 
     from colorize_core.data import LabImages
 
-# The metrics a results figure shows unless asked otherwise (those present are used, in order).
-DEFAULT_METRICS = ("psnr_ab", "ssim_rgb", "delta_e76", "delta_e2000", "colorfulness_pred", "auc_ab")
+# The metrics a results figure shows unless asked otherwise (those present are used, in order;
+# ab_js_divergence is a summary row, so only the bar chart has it).
+DEFAULT_METRICS = (
+    "psnr_ab", "ssim_rgb", "delta_e76", "delta_e2000", "colorfulness_pred", "auc_ab",
+    "auc_ab_rebalanced", "ab_js_divergence",
+)  # fmt: skip
 # a* runs from green (-) to red/magenta (+), b* from blue (-) to yellow (+). Both maps are white at
 # 0, so a washed-out (near-gray) prediction shows up as a pale image next to a saturated truth.
 A_CMAP = "PiYG_r"
@@ -123,7 +127,7 @@ def _choose_metrics(metrics: list[str] | None, available: set[str]) -> list[str]
 
 
 def _metric_title(metric: str) -> str:
-    info = METRICS.get(metric)
+    info = METRICS.get(metric) or SPLIT_METRICS.get(metric)
     if info is None:
         return metric
     if info.higher_is_better is None:
@@ -132,7 +136,8 @@ def _metric_title(metric: str) -> str:
 
 
 def _metric_label(metric: str) -> str:
-    return METRICS[metric].name if metric in METRICS else metric
+    info = METRICS.get(metric) or SPLIT_METRICS.get(metric)
+    return info.name if info else metric
 
 
 def _metric_axes(n: int, width: float, height: float) -> tuple[Figure, list]:
@@ -350,8 +355,9 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: list[str] | None = None) ->
     ``predictor``, ``metric``, ``mean``, ``ci_low``, ``ci_high``, and optionally ``kind``
     (``model``, ``baseline``, ``quoted``, ...) which colours the bars. A row without a CI (NaN,
     e.g. a number quoted from a paper) is drawn hatched without an error bar. ``metrics``
-    defaults to those of ``DEFAULT_METRICS`` present. The true images' mean colourfulness, if
-    the summary has ``colorfulness_true`` rows, is a dashed line in the ``colorfulness_pred`` panel.
+    defaults to those of ``DEFAULT_METRICS`` present (``ab_js_divergence``'s bar is the split's
+    value, not a mean). The true images' mean colourfulness, if the summary has
+    ``colorfulness_true`` rows, is a dashed line in the ``colorfulness_pred`` panel.
     """
     _require_columns(summary, ("predictor", "metric", "mean", "ci_low", "ci_high"), "summary")
     if summary.duplicated(["predictor", "metric"]).any():
@@ -396,7 +402,9 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: list[str] | None = None) ->
         handles.append(Line2D([], [], color="k", ls="--", label="ground truth (colourfulness)"))
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6))
-    fig.suptitle("Mean per image with 95% bootstrap CI")
+    whole = [m for m in metrics if m in SPLIT_METRICS]  # not means: one value per split
+    note = f" ({', '.join(whole)}: of the whole split)" if whole else ""
+    fig.suptitle(f"Mean per image{note} with 95% bootstrap CI")
     return fig
 
 

@@ -1,9 +1,10 @@
 """Gather runs from ``results/`` into comparison tables: the summary notebook's logic.
 
 Everything here reads the files runs wrote (config.json, metrics.json, metrics_per_image.csv,
-history.csv), never notebook outputs. Tables are per *group*: runs on the same dataset, image size,
-subset and seed share one test split, so their numbers (and the trivial baselines computed on that
-split) are comparable; runs on different groups are not and never share a table.
+ab_histograms.csv, history.csv), never notebook outputs. Tables are per *group*: runs on the same
+dataset, image size, subset and seed share one test split, so their numbers (and the trivial
+baselines computed on that split) are comparable; runs on different groups are not and never share
+a table.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -24,6 +27,7 @@ from colorize_core.data import LabImages, Split, select
 from colorize_core.datasets import DATASETS, file_stem
 from colorize_core.ensemble import ENSEMBLE
 from colorize_core.evaluate import (
+    AbHistograms,
     Evaluation,
     evaluate_baselines,
     long_summary,
@@ -31,8 +35,11 @@ from colorize_core.evaluate import (
     summarize,
 )
 from colorize_core.experiment import load_data, load_model, predict_ab
-from colorize_core.metrics import METRICS
+from colorize_core.metrics import METRICS, SPLIT_METRICS, js_divergence
+from colorize_core.stats import bootstrap_pooled
 
+# Every metric a report shows: the per-image means, then the whole-split statistics.
+ALL_METRICS = MappingProxyType({**METRICS, **SPLIT_METRICS})
 KEY_METRICS = ("psnr_ab", "ssim_rgb", "delta_e76", "delta_e2000", "colorfulness_pred", "auc_ab")
 
 # The reference studies' published numbers, quoted as printed, NOT re-run here. They were computed
@@ -64,6 +71,7 @@ class Run:
     metrics: dict
     per_image: pd.DataFrame
     history: pd.DataFrame
+    histograms: AbHistograms | None = None  # None for runs saved before ab_histograms.csv
 
     @property
     def name(self) -> str:
@@ -79,22 +87,27 @@ class Run:
         return (d.dataset, size, d.limit, self.config.seed)
 
     def evaluation(self) -> Evaluation:
-        return Evaluation(self.name, self.config.data.dataset, "test", self.per_image,
-                          summarize(self.per_image))  # fmt: skip
+        """The test split's scores; with histograms, the summary ends with ab_js_divergence."""
+        summary = summarize(self.per_image, histograms=self.histograms)
+        return Evaluation(self.name, self.config.data.dataset, "test", self.per_image, summary,
+                          self.histograms)  # fmt: skip
 
 
 def load_runs(results_dir: str | Path) -> list[Run]:
     """Every finished run (a folder with metrics.json) under ``results_dir``, sorted by path.
 
-    Runs scored before a metric was added lack its column; they are skipped with a warning that
-    names them (``colorize-suite --resume`` re-scores them from their checkpoints), so one stale
-    folder does not stop a summary of the rest.
+    Runs scored before a metric was added lack its column, and runs scored on other ab bins
+    have histograms that no longer fit; they are skipped with a warning that names them
+    (``colorize-suite --resume`` re-scores them from their checkpoints), so one stale folder does
+    not stop a summary of the rest. A run saved before ``ab_histograms.csv`` existed loads
+    without histograms: its ``ab_js_divergence`` is missing (NaN in the tables).
     """
     runs, stale = [], []
     for metrics_file in sorted(Path(results_dir).rglob("metrics.json")):
         folder = metrics_file.parent
-        per_image = pd.read_csv(folder / "metrics_per_image.csv", index_col="file")
-        if not set(METRICS) <= set(per_image.columns):
+        try:
+            per_image, histograms = _scores(folder)
+        except ValueError:
             stale.append(folder.name)
             continue
         runs.append(
@@ -104,6 +117,7 @@ def load_runs(results_dir: str | Path) -> list[Run]:
                 json.loads(metrics_file.read_text()),
                 per_image,
                 pd.read_csv(folder / "history.csv"),
+                histograms,
             )
         )
     if stale:
@@ -113,6 +127,22 @@ def load_runs(results_dir: str | Path) -> list[Run]:
             stacklevel=2,
         )
     return runs
+
+
+def _scores(folder: Path) -> tuple[pd.DataFrame, AbHistograms | None]:
+    """A run folder's per-image metrics and its ab histograms (None if it has none); ValueError
+    if they are stale: a metric column missing, other ab bins, or other images."""
+    per_image = pd.read_csv(folder / "metrics_per_image.csv", index_col="file")
+    missing = sorted(set(METRICS) - set(per_image.columns))
+    if missing:
+        raise ValueError(f"{folder.name}: no column {missing}")
+    path = folder / "ab_histograms.csv"
+    if not path.is_file():
+        return per_image, None
+    histograms = AbHistograms.from_frame(pd.read_csv(path, index_col="file"))
+    if list(histograms.files) != list(per_image.index):
+        raise ValueError(f"{folder.name}: histograms and per-image metrics list other images")
+    return per_image, histograms
 
 
 def group_label(group: tuple) -> str:
@@ -128,25 +158,34 @@ def group_runs(runs: Iterable[Run]) -> dict[tuple, list[Run]]:
     return groups
 
 
-def metric_table(evaluations: list[Evaluation], metrics: Iterable[str] = METRICS) -> pd.DataFrame:
-    """Rows = metrics, columns = predictors (``mean [95% CI]``), last column = the definition."""
+def metric_table(
+    evaluations: list[Evaluation], metrics: Iterable[str] = ALL_METRICS
+) -> pd.DataFrame:
+    """Rows = metrics, columns = predictors (``mean [95% CI]``, empty where an evaluation lacks
+    the metric, e.g. ab_js_divergence without histograms), last column = the definition."""
     metrics = list(metrics)
     table = pd.DataFrame(index=pd.Index(metrics, name="metric"))
     for e in evaluations:
-        table[e.predictor] = [_cell(e.summary.loc[m]) for m in metrics]
+        table[e.predictor] = [_cell(row) for _, row in e.summary.reindex(metrics).iterrows()]
     table["how it is computed"] = [
-        f"({METRICS[m].family}) {METRICS[m].definition}" for m in metrics
+        f"({ALL_METRICS[m].family}) {ALL_METRICS[m].definition}" for m in metrics
     ]
     return table
 
 
 def _cell(row: pd.Series) -> str:
+    """``mean [ci_low, ci_high]``; the mean alone without a CI (quoted); empty without a mean."""
+    if pd.isna(row["mean"]):
+        return ""
+    if pd.isna(row["ci_low"]):
+        return f"{row['mean']:.4g}"
     return f"{row['mean']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
 
 
 def comparison_long(runs: list[Run], baselines: list[Evaluation]) -> pd.DataFrame:
     """Numeric long form (predictor, metric, mean, ci_low, ci_high, n, kind) of one group, with
-    the quoted reference rows of its dataset (NaN CIs, kind "quoted")."""
+    the quoted reference rows of its dataset (NaN CIs, kind "quoted"). ab_js_divergence rows come
+    from the evaluations' histograms; quoted rows and runs saved without histograms have none."""
     models = long_summary([r.evaluation() for r in runs]).assign(kind="model")
     models["source"] = models["predictor"].map({r.name: run_source(r) for r in runs})
     base = long_summary(baselines).assign(kind="baseline", source="trivial baseline, run here")
@@ -186,21 +225,15 @@ def _training(config: ExperimentConfig, epochs: int) -> str:
     return f"mean of {' + '.join(kwargs['members'])}{flips}"
 
 
-def summary_table(long: pd.DataFrame, metrics: Iterable[str] = METRICS) -> pd.DataFrame:
-    """One row per predictor, one ``mean [CI]`` cell per metric, plus ``kind`` and ``source``."""
+def summary_table(long: pd.DataFrame, metrics: Iterable[str] = ALL_METRICS) -> pd.DataFrame:
+    """One row per predictor, one ``mean [CI]`` cell per metric (empty where it has none),
+    plus ``kind`` and ``source``."""
     metrics = list(metrics)
     rows = {}
     for (predictor, kind, source), part in long.groupby(
         ["predictor", "kind", "source"], sort=False
     ):
-        cells = {}
-        for _, row in part.set_index("metric").reindex(metrics).iterrows():
-            if pd.isna(row["mean"]):
-                cells[row.name] = ""
-            elif pd.isna(row["ci_low"]):
-                cells[row.name] = f"{row['mean']:.4g}"
-            else:
-                cells[row.name] = _cell(row)
+        cells = {m: _cell(row) for m, row in part.set_index("metric").reindex(metrics).iterrows()}
         rows[predictor] = {"kind": kind, **cells, "source": source}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "predictor"
@@ -210,26 +243,35 @@ def summary_table(long: pd.DataFrame, metrics: Iterable[str] = METRICS) -> pd.Da
 def paired_against_baselines(
     evaluations: list[Evaluation],
     baselines: list[Evaluation],
-    metrics: Iterable[str] = ("psnr_ab", "delta_e2000"),
+    metrics: Iterable[str] = ("psnr_ab", "delta_e2000", "auc_ab_rebalanced", "ab_js_divergence"),
 ) -> pd.DataFrame:
     """Per model, baseline and metric: mean per-image difference (model - baseline), its paired
-    95% CI, and whether the model is better by more than the CI (the CI excludes zero)."""
+    95% CI, and whether the model is better by more than the CI (the CI excludes zero). For
+    ab_js_divergence the difference of the pooled values (``paired_js_difference``); a metric
+    that either summary lacks (no histograms) is left out."""
     rows = []
     for evaluation in evaluations:
         for baseline in baselines:
-            rows += [_paired_row(evaluation, baseline, m) for m in metrics]
+            rows += _paired_rows(evaluation, baseline, metrics)
     return pd.DataFrame(rows)
 
 
 def pairwise(
-    evaluations: list[Evaluation], metrics: Iterable[str] = ("delta_e2000", "colorfulness_gap")
+    evaluations: list[Evaluation],
+    metrics: Iterable[str] = (
+        "delta_e2000",
+        "colorfulness_gap",
+        "auc_ab_rebalanced",
+        "ab_js_divergence",
+    ),
 ) -> pd.DataFrame:
     """Every pair of models on the same images: difference, paired CI, verdict (by default on
-    colour error and on how far each is from the true colourfulness)."""
+    colour error, on how far each is from the true colourfulness, on rare colours and on the
+    split's ab distribution), as ``paired_against_baselines``."""
     rows = []
     for i, a in enumerate(evaluations):
         for b in evaluations[i + 1 :]:
-            rows += [_paired_row(a, b, m) for m in metrics]
+            rows += _paired_rows(a, b, metrics)
     return pd.DataFrame(rows)
 
 
@@ -239,13 +281,46 @@ def ablation_table(
     metrics: Iterable[str] = ("psnr_ab", "delta_e2000"),
 ) -> pd.DataFrame:
     """Each variant against the reference run: paired difference, CI and a one-line verdict."""
-    return pd.DataFrame([_paired_row(v, reference, m) for v in variants for m in metrics])
+    return pd.DataFrame([row for v in variants for row in _paired_rows(v, reference, metrics)])
+
+
+def paired_js_difference(
+    a: Evaluation, b: Evaluation, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """``ab_js_divergence`` of ``a`` minus that of ``b`` (bits, -1..1) with its bootstrap CI.
+
+    ``stats.bootstrap_pooled`` resamples the same test images for both predictors' histograms,
+    so, as in ``paired_difference``, a CI excluding zero is a difference beyond image-to-image
+    noise. Returns ``(difference, low, high)``; ValueError without histograms or on other images.
+    """
+    ha, hb = a.histograms, b.histograms
+    if ha is None or hb is None:
+        raise ValueError("the paired ab_js_divergence needs both evaluations' ab histograms")
+    if ha.files != hb.files or not np.array_equal(ha.true, hb.true):
+        raise ValueError("paired comparison needs both evaluations on the same images, in order")
+    return bootstrap_pooled(_js_difference, ha.pred, hb.pred, ha.true, confidence=confidence)
+
+
+def _js_difference(pred_a: np.ndarray, pred_b: np.ndarray, true: np.ndarray) -> np.ndarray:
+    # (..., Q) pooled counts -> (...), vectorised for bootstrap_pooled
+    return js_divergence(pred_a, true) - js_divergence(pred_b, true)
+
+
+def _paired_rows(a: Evaluation, b: Evaluation, metrics: Iterable[str]) -> list[dict]:
+    # a metric missing from either summary (ab_js_divergence without histograms) is left out
+    return [_paired_row(a, b, m) for m in metrics if m in a.summary.index and m in b.summary.index]
 
 
 def _paired_row(a: Evaluation, b: Evaluation, metric: str) -> dict:
-    diff, low, high = paired_difference(a, b, metric)
+    if metric == "ab_js_divergence":
+        diff, low, high = paired_js_difference(a, b)
+        pooled = f"{a.summary.at[metric, 'mean']:.3g} vs {b.summary.at[metric, 'mean']:.3g}"
+        basis = f"pooled over the split {pooled}; 95% CI of the difference"
+    else:
+        diff, low, high = paired_difference(a, b, metric)
+        basis = "95% CI of the per-image difference"
     clear = low > 0 or high < 0
-    direction = "better" if (diff > 0) == bool(METRICS[metric].higher_is_better) else "worse"
+    direction = "better" if (diff > 0) == bool(ALL_METRICS[metric].higher_is_better) else "worse"
     effect = (
         "larger than the CI, a real effect."
         if clear
@@ -253,7 +328,7 @@ def _paired_row(a: Evaluation, b: Evaluation, metric: str) -> dict:
     )
     verdict = (
         f"{a.predictor} is {direction} than {b.predictor} on {metric} by {abs(diff):.3g} "
-        f"(95% CI of the per-image difference [{low:.3g}, {high:.3g}]): {effect}"
+        f"({basis} [{low:.3g}, {high:.3g}]): {effect}"
     )
     return {
         "a": a.predictor, "b": b.predictor, "metric": metric, "difference": diff,
