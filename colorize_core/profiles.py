@@ -20,6 +20,7 @@ NOTEBOOKS = (
     "landscapes_cnn",
     "ablations",
     "baselines_cnn_vs_unet",
+    "vivid_colour",
     "summary",  # last: it reads the results of all the others
 )
 PROFILE_NAMES = ("smoke", "cpu", "full")
@@ -73,6 +74,24 @@ _ABLATION_VARIANTS = {
     # faces are aligned, so rotation and crop may blur the position prior a face model can use
     "flip_only": {"flip_only": True},
 }
+# Regression, classification and adversarial U-Nets on the CNN-vs-U-Net subsets and sizes; the
+# adversarial one starts from the regression one (pix2pix's settings, annealed).
+_VIVID_KINDS = {
+    "regression": {},
+    "classification": {"head": "classification"},
+    "adversarial": {"adversarial": True, "init_from": "regression", "epochs": 6, "loss": "l1",
+                    "lr": 2e-4, "weight_decay": 0.0, "optimizer": "adam", "betas": [0.5, 0.999],
+                    "scheduler": "cosine"},
+}  # fmt: skip
+_VIVID = {
+    "RUN_PREFIX": "vivid",
+    "DATASETS": {
+        "landscapes": {"image_size": 64, "limit": 1500, "batch_size": 20},
+        "cifar10": {"image_size": 32, "limit": 2000, "batch_size": 64},
+    },
+    "EPOCHS": 15, "LR": 5e-4, "WEIGHT_DECAY": 1e-4, "KINDS": _VIVID_KINDS,
+    "TEMPERATURES": [1.0, 0.77, 0.58, 0.38, 0.25, 0.18, 0.12, 0.08],
+}  # fmt: skip
 _CNN_VS_UNET = {"MODELS": ["cnn8", "unet"], "LOSS": "mse", "LR": 1e-3, "WEIGHT_DECAY": 1e-4,
                 "SCHEDULER": "inverse_sqrt"}  # fmt: skip
 
@@ -134,6 +153,7 @@ CPU = {
             "cifar10": {"image_size": 32, "limit": 2000, "epochs": 8, "batch_size": 64},
         },
     },
+    "vivid_colour": _VIVID,
     "summary": {},
 }
 
@@ -161,6 +181,16 @@ SMOKE = {
             "cifar10": {"image_size": 32, "limit": 60, "epochs": 1, "batch_size": 16},
         },
     },
+    "vivid_colour": {
+        **_VIVID,
+        "DATASETS": {
+            "landscapes": {"image_size": 32, "limit": 60, "batch_size": 16},
+            "cifar10": {"image_size": 32, "limit": 60, "batch_size": 16},
+        },
+        "EPOCHS": 1,
+        "KINDS": _one_epoch(_VIVID_KINDS),
+        "TEMPERATURES": [1.0, 0.38],
+    },
     "summary": {},
 }
 
@@ -181,6 +211,14 @@ FULL = {
             "landscapes": {"image_size": 128, "limit": None, "epochs": 30, "batch_size": 32},
             "cifar10": {"image_size": 32, "limit": None, "epochs": 30, "batch_size": 128},
         },
+    },
+    "vivid_colour": {
+        **_VIVID,
+        "DATASETS": {
+            "landscapes": {"image_size": 128, "limit": None, "batch_size": 32},
+            "cifar10": {"image_size": 32, "limit": None, "batch_size": 128},
+        },
+        "EPOCHS": 30,
     },
     "summary": {},
 }

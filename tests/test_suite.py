@@ -58,8 +58,11 @@ def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):
                   "ablation-reference", "ablation-smooth_l1", "ablation-weight_decay_1e-3",
                   "ablation-lr_1e-3", "ablation-flip_only"},
         "landscapes": {"landscapes_cnn", "landscapes_cnn-unet", "cnn_vs_unet-landscapes-cnn8",
-                       "cnn_vs_unet-landscapes-unet"},
-        "cifar10": {"cnn_vs_unet-cifar10-cnn8", "cnn_vs_unet-cifar10-unet"},
+                       "cnn_vs_unet-landscapes-unet", "vivid-landscapes-regression",
+                       "vivid-landscapes-classification", "vivid-landscapes-adversarial"},
+        "cifar10": {"cnn_vs_unet-cifar10-cnn8", "cnn_vs_unet-cifar10-unet",
+                    "vivid-cifar10-regression", "vivid-cifar10-classification",
+                    "vivid-cifar10-adversarial"},
     }  # fmt: skip
     for dataset, models in expected.items():
         (path,) = tables.glob(f"{dataset}_*_summary.csv")
