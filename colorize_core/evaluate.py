@@ -19,6 +19,12 @@ from colorize_core.stats import bootstrap_ci, bootstrap_pooled, paired_bootstrap
 _SOURCES = ("pred", "true")
 
 
+def _histogram_columns() -> list[str]:
+    """``pred_<a>_<b>`` for every bin of ``ab_bins()``, then ``true_<a>_<b>``."""
+    names = [f"{a:g}_{b:g}" for a, b in ab_bins().tolist()]
+    return [f"{source}_{name}" for source in _SOURCES for name in names]
+
+
 @dataclass(frozen=True, eq=False)  # no ==: it would compare numpy arrays elementwise
 class AbHistograms:
     """Per-image counts of pixels by nearest ab bin (``metrics.ab_histogram`` on ``ab_bins()``).
@@ -38,20 +44,17 @@ class AbHistograms:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per file; columns ``pred_<a>_<b>`` then ``true_<a>_<b>`` (bin centres)."""
-        names = [f"{a:g}_{b:g}" for a, b in ab_bins().tolist()]
-        columns = [f"{source}_{name}" for source in _SOURCES for name in names]
-        frame = pd.DataFrame(np.hstack((self.pred, self.true)), columns=columns)
+        frame = pd.DataFrame(np.hstack((self.pred, self.true)), columns=_histogram_columns())
         return frame.set_axis(pd.Index(self.files, name="file"))
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> AbHistograms:
         """The inverse of ``to_frame``; ValueError if its columns are not ``ab_bins()``'s."""
-        names = [f"{a:g}_{b:g}" for a, b in ab_bins().tolist()]
-        expected = [f"{source}_{name}" for source in _SOURCES for name in names]
-        if list(frame.columns) != expected:
+        if list(frame.columns) != _histogram_columns():
             raise ValueError("histogram columns do not match ab_bins(); re-score the run")
         counts = frame.to_numpy(dtype=np.int64)
-        return cls(tuple(frame.index), counts[:, : len(names)], counts[:, len(names) :])
+        n_bins = counts.shape[1] // len(_SOURCES)
+        return cls(tuple(frame.index), counts[:, :n_bins], counts[:, n_bins:])
 
 
 @dataclass
