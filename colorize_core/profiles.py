@@ -2,8 +2,9 @@
 
 - ``smoke``: every notebook end to end in a few minutes on 2 CPU cores (tiny subsets, 32 px,
   1-2 epochs); the test suite runs it. Its numbers mean nothing.
-- ``cpu``: real results in under two hours on 2 CPU cores. The faces notebooks keep the
-  reference settings (30 epochs at 128 px); the others use the subsets, sizes and epochs below.
+- ``cpu``: real results in about two and a half hours on 2 CPU cores with native bf16. The faces
+  notebooks keep the reference settings (30 epochs at 128 px); the others use the subsets, sizes
+  and epochs below.
 - ``full``: the reference studies' settings on whole datasets, for a GPU.
 
 A notebook's own ``parameters`` cell holds the ``cpu`` values (a test checks it), so opening it in
