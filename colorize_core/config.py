@@ -25,6 +25,7 @@ OPTIMIZERS = ("adamw", "adam")
 SCHEDULERS = ("plateau", "inverse_sqrt", "cosine", "none")
 WANDB_MODES = ("off", "offline", "online")
 PRECISIONS = ("auto", "float32", "bfloat16")
+KEEPS = ("best", "last")
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take any integer in [0, 2**32 - 1]
 # A run's name is its folder under output_dir: one path component that can't escape it
 # ("..", "/", absolute) or be output_dir itself ("", ".").
@@ -71,6 +72,9 @@ class TrainConfig:
     # plateau: ReduceLROnPlateau on validation loss (reference); inverse_sqrt: warm-up then
     # 1/sqrt decay; cosine: from lr down to 0 over the run's epochs (per batch)
     scheduler: str = "plateau"
+    # which epoch's weights the run keeps: best (lowest validation loss) or last. An adversarial
+    # run keeps the last, as pix2pix does: its validation L1 rewards the least adversarial epoch.
+    keep: str = "best"
     plateau_patience: int = 3
     plateau_factor: float = 0.5
     warmup_steps: int = 100  # inverse_sqrt: constant for this many steps, then 1/sqrt decay
@@ -109,6 +113,7 @@ class ExperimentConfig:
             (t.scheduler, SCHEDULERS, "scheduler"),
             (t.wandb, WANDB_MODES, "wandb"),
             (t.precision, PRECISIONS, "precision"),
+            (t.keep, KEEPS, "keep"),
         ):
             if value not in allowed:
                 raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")

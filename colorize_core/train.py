@@ -253,7 +253,7 @@ class Adversarial:
 class FitResult:
     """What ``fit`` leaves behind, besides the files in ``run_dir``."""
 
-    model: nn.Module  # the model with the best validation loss, in eval mode
+    model: nn.Module  # the kept model (lowest validation loss, or the last), in eval mode
     history: pd.DataFrame
     best_epoch: int
     run_dir: Path
@@ -305,10 +305,10 @@ def fit(
     """Train ``config`` on the train split, validate each epoch, checkpoint into its run folder.
 
     Writes ``checkpoints/last.pt`` after every epoch, ``checkpoints/best.pt`` whenever the
-    validation loss improves, and ``history.csv``/``history.json``. With ``resume=True`` and a
-    ``last.pt`` present, training continues from it and ends exactly where an uninterrupted run
-    would (same batches, augmentation and dropout draws). A NaN or infinite loss raises
-    ``TrainingDiverged`` and leaves the last good checkpoint in place.
+    validation loss improves (every epoch with ``keep="last"``), and ``history.csv``/``.json``.
+    With ``resume=True`` and a ``last.pt`` present, training continues from it and ends exactly
+    where an uninterrupted run would (same batches, augmentation and dropout draws). A NaN or
+    infinite loss raises ``TrainingDiverged`` and leaves the last good checkpoint in place.
     """
     t = config.train
     run_dir, device = config.run_dir, pick_device(t.device)
@@ -400,7 +400,7 @@ def fit(
         row["lr"] = task.optimizers["model"].param_groups[0]["lr"]
         row["seconds"] = time.perf_counter() - started
         history.append(row)
-        improved = val_loss < best_loss
+        improved = val_loss < best_loss or t.keep == "last"
         if improved:
             best_loss, best_epoch = val_loss, epoch + 1
 

@@ -320,6 +320,23 @@ def test_cosine_schedule_anneals_the_learning_rate_to_zero_over_the_run(tmp_path
     assert history["lr"].tolist() == pytest.approx(expected, abs=1e-12)
 
 
+def test_keep_last_keeps_the_final_epoch_whatever_its_validation_loss(
+    tmp_path, tiny_faces, monkeypatch
+):
+    data, split = tiny_faces
+    scripted = iter([0.3, 0.1, 0.2, 0.4] * 2)  # lowest at epoch 2, for both runs
+    monkeypatch.setattr(train_module, "validation_loss", lambda *args: next(scripted))
+    best = fit(tiny_config(tmp_path / "best", epochs=4), data, split)
+    assert best.best_epoch == 2
+    last = fit(tiny_config(tmp_path / "last", epochs=4, keep="last"), data, split)
+    assert last.best_epoch == 4
+    final = load_checkpoint(tmp_path / "last" / "tiny" / "checkpoints" / "last.pt")
+    for key, value in final["modules"]["model"].items():
+        assert torch.equal(value, last.model.state_dict()[key]), key
+    with pytest.raises(ValueError, match="keep must be one of best, last"):
+        tiny_config(tmp_path, keep="first")
+
+
 def test_flip_only_augmentation_neither_rotates_nor_crops(tmp_path):
     assert train_module._augmentation(tiny_config(tmp_path, augment=False)) is None
     full = train_module._augmentation(tiny_config(tmp_path))
