@@ -409,7 +409,11 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: list[str] | None = None) ->
 
 
 def plot_tradeoff(
-    sweep: pd.DataFrame, points: pd.DataFrame, true_colorfulness: float, title: str = ""
+    sweep: pd.DataFrame,
+    points: pd.DataFrame,
+    true_colorfulness: float,
+    title: str = "",
+    chosen: float | None = None,
 ) -> Figure:
     """Accuracy against vividness: ΔE2000 (lower is better) over mean colourfulness.
 
@@ -417,6 +421,7 @@ def plot_tradeoff(
     ``colorfulness_pred``) is drawn as a line labelled with each T; ``points`` (columns
     ``predictor``, ``delta_e2000``, ``colorfulness_pred``: regression and adversarial runs,
     baselines) as labelled markers; the true images' colourfulness as a dashed vertical line.
+    ``chosen``, one of the sweep's temperatures (picked on another split), is ringed.
     The best place is low (accurate) and on the line (as vivid as the truth).
     """
     _require_columns(sweep, ("temperature", "delta_e2000", "colorfulness_pred"), "sweep")
@@ -428,6 +433,12 @@ def plot_tradeoff(
     for _, row in sweep.iterrows():
         ax.annotate(f"T={row['temperature']:g}", (row["colorfulness_pred"], row["delta_e2000"]),
                     textcoords="offset points", xytext=(4, 4), fontsize=7, color="C3")  # fmt: skip
+    if chosen is not None:
+        at = sweep[np.isclose(sweep["temperature"], chosen)]
+        if at.empty:
+            raise ValueError(f"chosen temperature {chosen:g} is not in the sweep")
+        ax.plot(at["colorfulness_pred"], at["delta_e2000"], "o", ms=14, mfc="none", mec="C3",
+                mew=1.5, label=f"T = {chosen:g}, chosen on validation")  # fmt: skip
     colours = [f"C{k}" for k in range(10) if k != 3]  # C3 is the sweep's
     for i, row in enumerate(points.itertuples()):
         ax.plot(row.colorfulness_pred, row.delta_e2000, "s", color=colours[i % len(colours)])

@@ -65,3 +65,20 @@ def test_the_tradeoff_figure_shows_the_sweep_the_points_and_the_truth(classifier
     ax = fig.axes[0]
     assert len(ax.lines) == 1 + len(points) + 1  # the sweep, one marker each, the truth line
     assert [t.get_text() for t in ax.texts][:2] == ["T=1", "T=0.3"]
+
+
+def test_the_tradeoff_figure_rings_the_chosen_temperature(classifier_and_data):
+    model, data, split = classifier_and_data
+    sweep = temperature_sweep(model, data, split, [1.0, 0.3])
+    points = tradeoff_points(evaluate_baselines(data, split, "val"))
+    truth = sweep["colorfulness_true"].iloc[0]
+    ax = plots.plot_tradeoff(sweep, points, truth, chosen=0.3).axes[0]
+    ring = ax.lines[1]
+    assert ring.get_label() == "T = 0.3, chosen on validation"
+    at = sweep.set_index("temperature").loc[0.3]
+    assert (ring.get_xdata()[0], ring.get_ydata()[0]) == (
+        at["colorfulness_pred"],
+        at["delta_e2000"],
+    )
+    with pytest.raises(ValueError, match="chosen temperature 0.5 is not in the sweep"):
+        plots.plot_tradeoff(sweep, points, truth, chosen=0.5)
