@@ -25,6 +25,7 @@ NOTEBOOKS = (
     "summary",  # last: it reads the results of all the others
 )
 PROFILE_NAMES = ("smoke", "cpu", "full")
+WRITES_REPORT = ("vivid_colour", "summary")  # given REPORT_DIR: they save tables and figures
 
 # The reference study's faces settings: AdamW, ReduceLROnPlateau, 30 epochs, batch 20.
 # VARIANTS: named alternatives each notebook also runs (chosen on the validation split). For faces
@@ -75,14 +76,15 @@ _ABLATION_VARIANTS = {
     # faces are aligned, so rotation and crop may blur the position prior a face model can use
     "flip_only": {"flip_only": True},
 }
-# Regression, classification and adversarial U-Nets on the CNN-vs-U-Net subsets and sizes; the
-# adversarial one starts from the regression one (pix2pix's settings, annealed).
+# Regression, classification and adversarial U-Nets on the CNN-vs-U-Net subsets and sizes, all
+# with flips only. Classification: rebalance 0.75 (validation, lab book). Adversarial: from the
+# regression one (pix2pix's settings, annealed), keeping its last epoch as pix2pix does.
 _VIVID_KINDS = {
     "regression": {},
-    "classification": {"head": "classification"},
+    "classification": {"head": "classification", "rebalance": 0.75},
     "adversarial": {"adversarial": True, "init_from": "regression", "epochs": 6, "loss": "l1",
                     "lr": 2e-4, "weight_decay": 0.0, "optimizer": "adam", "betas": [0.5, 0.999],
-                    "scheduler": "cosine"},
+                    "scheduler": "cosine", "keep": "last"},
 }  # fmt: skip
 _VIVID = {
     "RUN_PREFIX": "vivid",
@@ -90,7 +92,7 @@ _VIVID = {
         "landscapes": {"image_size": 64, "limit": 1500, "batch_size": 20},
         "cifar10": {"image_size": 32, "limit": 2000, "batch_size": 64},
     },
-    "EPOCHS": 15, "LR": 5e-4, "WEIGHT_DECAY": 1e-4, "KINDS": _VIVID_KINDS,
+    "EPOCHS": 15, "LR": 5e-4, "WEIGHT_DECAY": 1e-4, "FLIP_ONLY": True, "KINDS": _VIVID_KINDS,
     "TEMPERATURES": [1.0, 0.77, 0.58, 0.38, 0.25, 0.18, 0.12, 0.08],
 }  # fmt: skip
 _CNN_VS_UNET = {"MODELS": ["cnn8", "unet"], "LOSS": "mse", "LR": 1e-3, "WEIGHT_DECAY": 1e-4,

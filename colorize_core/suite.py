@@ -26,7 +26,7 @@ import pandas as pd
 
 from colorize_core.checkpoint import best_checkpoint
 from colorize_core.datasets import DATASETS, FOLDER_PREFIX
-from colorize_core.profiles import NOTEBOOKS, PROFILE_NAMES, notebook_parameters
+from colorize_core.profiles import NOTEBOOKS, PROFILE_NAMES, WRITES_REPORT, notebook_parameters
 from colorize_core.progress import progress_enabled
 from colorize_core.provenance import describe_cpu, provenance
 from colorize_core.train import cpu_has_bf16, pick_device
@@ -154,7 +154,7 @@ def run_suite(
     def parameters(name: str, index: int) -> dict:
         params = notebook_parameters(profile, name)
         params["OUTPUT_DIR"] = str(results)
-        if name == "summary":
+        if name in WRITES_REPORT:
             params["REPORT_DIR"] = str(out)
         if device:
             params["DEVICE"] = _device_for(device, index, parallel)
