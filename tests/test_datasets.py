@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
+import io
 import logging
 import re
+import shutil
 import urllib.request
 import zipfile
 from pathlib import Path
 
+import numpy as np
+import PIL
 import pytest
+from PIL import Image
 
-from colorize_core import datasets
+from colorize_core import datasets, experiment
+from colorize_core.config import ExperimentConfig
 from colorize_core.datasets import (
     DATASETS,
     DatasetError,
     DatasetSpec,
     ManifestEntry,
+    Processing,
+    crop_resize_lfw,
     default_data_dir,
     download_dataset,
     file_stem,
+    picture_fingerprint,
+    process_lfw,
     read_manifest,
     resolve_dataset,
     verify_dataset,
@@ -92,7 +103,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 # --- the shipped manifests --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10"])
+@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10", "faces_wild"])
 def test_manifest_lists_exactly_the_shared_files_and_hashes(name: str) -> None:
     entries = read_manifest(DATASETS[name])
     expected = sha256sums(SHARED / name)
@@ -101,7 +112,7 @@ def test_manifest_lists_exactly_the_shared_files_and_hashes(name: str) -> None:
 
 
 def test_spec_urls_are_those_of_source_md() -> None:
-    assert list(DATASETS) == ["faces", "landscapes", "cifar10"]
+    assert list(DATASETS) == ["faces", "landscapes", "cifar10", "faces_wild"]
     for name, spec in DATASETS.items():
         assert spec.name == name
         assert spec.url in (SHARED / name / "SOURCE.md").read_text(encoding="utf-8")
@@ -109,6 +120,7 @@ def test_spec_urls_are_those_of_source_md() -> None:
         "faces": 128,
         "landscapes": 128,
         "cifar10": 32,
+        "faces_wild": 128,
     }
 
 
@@ -139,7 +151,7 @@ def test_cifar10_origins_and_labels_follow_the_class_folders() -> None:
     assert len({entry.label for entry in entries}) == 10
 
 
-@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10"])
+@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10", "faces_wild"])
 def test_shared_copies_verify(name: str) -> None:
     verify_dataset(SHARED / name, name)
 
@@ -229,7 +241,9 @@ def test_file_stems_are_safe_readable_and_tell_folders_apart() -> None:
 
 
 def test_unknown_name_lists_the_valid_ones() -> None:
-    with pytest.raises(DatasetError, match="faces, landscapes, cifar10, or 'folder:PATH'"):
+    with pytest.raises(
+        DatasetError, match="faces, landscapes, cifar10, faces_wild, or 'folder:PATH'"
+    ):
         resolve_dataset("imagenet")
 
 
@@ -404,3 +418,201 @@ def test_resolve_reports_a_failed_download(
         resolve_dataset("faces")
     assert "connect to the internet" in str(info.value)
     assert leftovers(isolated) == []
+
+
+# --- faces_wild: LFW photos, processed after extraction -----------------------------------------
+
+FACES_WILD = SHARED / "faces_wild"
+LFW = "data/lfw-deepfunneled"  # the LFW folder inside the dfi-tensorflow archive
+
+
+def lfw_photo(seed: int) -> bytes:
+    """A 250x250 JPEG standing in for an LFW photo: smooth colours of its own, lightly textured."""
+    rng = np.random.default_rng(seed)
+    y, x = (grid[..., np.newaxis] / 250 for grid in np.mgrid[0:250, 0:250])  # (250, 250, 1)
+    slopes, base = rng.uniform(-90, 90, (2, 3)), rng.uniform(60, 190, 3)
+    rgb = base + x * slopes[0] + y * slopes[1] + rng.normal(0, 4, (250, 250, 3))
+    encoded = io.BytesIO()
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(encoded, "JPEG", quality=95)
+    return encoded.getvalue()
+
+
+def lfw_spec(tmp_path: Path, count: int = 3) -> tuple[DatasetSpec, list[ManifestEntry], dict]:
+    """faces_wild's spec over a fake archive of ``count`` synthetic LFW photos, with a manifest of
+    what ``process_lfw`` makes of them; and the archive's members, origin -> bytes."""
+    members: dict[str, Path | bytes] = {
+        f"{LFW}/Person_{i}/Person_{i}_0001.jpg": lfw_photo(i) for i in range(count)
+    }
+    entries = []
+    for origin, member in members.items():
+        made = process_lfw(member)
+        digest = hashlib.sha256(made).hexdigest()
+        person, name = Path(origin).parent.name, Path(origin).name
+        entries.append(
+            ManifestEntry(f"images/{name}", digest, origin, person, picture_fingerprint(made))
+        )
+    write_manifest(tmp_path / "lfw.csv.gz", entries)
+    archive = make_archive(tmp_path / "lfw.zip", members)
+    spec = dataclasses.replace(
+        DATASETS["faces_wild"], url=archive.as_uri(), manifest=tmp_path / "lfw.csv.gz"
+    )
+    return spec, entries, members
+
+
+def reencode(data: bytes, **settings: object) -> bytes:
+    """``data``'s picture as a JPEG written with ``settings`` (quality 92 unless they say)."""
+    with Image.open(io.BytesIO(data)) as image:
+        encoded = io.BytesIO()
+        image.save(encoded, "JPEG", **{"quality": 92, **settings})
+    return encoded.getvalue()
+
+
+def test_faces_wild_manifest_lists_5000_lfw_files() -> None:
+    entries = read_manifest(DATASETS["faces_wild"])
+    assert len(entries) == len({entry.file for entry in entries}) == 5000
+    assert len({entry.origin for entry in entries}) == 5000
+    for entry in entries:
+        assert re.fullmatch(r"[0-9a-f]{64}", entry.sha256), entry
+        assert re.fullmatch(r"[0-9a-f]{96}", entry.fingerprint or ""), entry
+        # data/lfw-deepfunneled/<person>/<person>_NNNN.jpg -> images/<person>_NNNN.jpg
+        person, name = entry.origin.removeprefix(f"{LFW}/").split("/")
+        assert entry.origin.startswith(f"{LFW}/") and re.fullmatch(rf"{person}_\d{{4}}\.jpg", name)
+        assert (entry.file, entry.label) == (f"images/{name}", person)
+    assert len({entry.label for entry in entries}) == 3969
+
+
+def test_faces_wild_origins_and_identities_match_manifest_csv() -> None:
+    commit = DATASETS["faces_wild"].url.removesuffix(".zip").rsplit("/", 1)[1]
+    with open(FACES_WILD / "MANIFEST.csv", newline="", encoding="utf-8") as file:
+        rows = {row["file"]: row for row in csv.DictReader(file)}
+    entries = read_manifest(DATASETS["faces_wild"])
+    assert len(entries) == len(rows)
+    for entry in entries:
+        top, origin = rows[entry.file]["original_path_in_archive"].split("/", 1)
+        assert (top, origin, entry.label) == (
+            f"dfi-tensorflow-{commit}",
+            entry.origin,
+            rows[entry.file]["identity"],
+        )
+
+
+def test_faces_wild_fingerprints_are_those_of_the_shared_files() -> None:
+    for entry in read_manifest(DATASETS["faces_wild"])[::100]:
+        assert picture_fingerprint((FACES_WILD / entry.file).read_bytes()) == entry.fingerprint
+
+
+def test_crop_resize_lfw_takes_the_centre_160_pixels() -> None:
+    # Each pixel holds its position: R its column, G its row (0..249), B a mix of both.
+    y, x = np.mgrid[0:250, 0:250]
+    position = np.stack([x, y, (x + 2 * y) % 256], axis=-1).astype(np.uint8)
+    out = np.asarray(crop_resize_lfw(Image.fromarray(position)))
+    assert (out.shape, out.dtype) == ((128, 128, 3), np.uint8)
+    # Independently: cut pixels 45..204 with numpy, then resize that with LANCZOS.
+    cut = Image.fromarray(position[45:205, 45:205])
+    np.testing.assert_array_equal(out, cut.resize((128, 128), Image.Resampling.LANCZOS))
+    # Output pixel j is centred on input pixel 45 + (j + 0.5) * 160 / 128 - 0.5; a crop one pixel
+    # off would miss every one of these by 0.6 or more.
+    centres = 45 + (np.arange(128) + 0.5) * 160 / 128 - 0.5
+    assert np.abs(out[..., 0] - centres[np.newaxis, :]).max() <= 0.5
+    assert np.abs(out[..., 1] - centres[:, np.newaxis]).max() <= 0.5
+
+
+def test_crop_resize_lfw_makes_rgb_and_refuses_other_sizes() -> None:
+    gray = crop_resize_lfw(Image.new("L", (250, 250), 77))
+    assert (gray.mode, gray.size, gray.getpixel((0, 0))) == ("RGB", (128, 128), (77, 77, 77))
+    with pytest.raises(ValueError, match=r"expected a 250x250 LFW image, got \(160, 160\)"):
+        crop_resize_lfw(Image.new("RGB", (160, 160)))
+
+
+def test_process_lfw_writes_jpegs_as_the_shared_files_were_written() -> None:
+    made = process_lfw(lfw_photo(0))
+    with Image.open(io.BytesIO(made)) as image:
+        assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (128, 128))
+    # Quality 92 tables, 4:2:0, baseline, the same JFIF header: all bytes before the scan agree.
+    shipped = (FACES_WILD / "images" / "AJ_Lamas_0001.jpg").read_bytes()
+    assert made[: made.index(b"\xff\xda")] == shipped[: shipped.index(b"\xff\xda")]
+    with pytest.raises(ValueError, match="not an image Pillow can read"):
+        process_lfw(b"not a photo")
+    with pytest.raises(ValueError, match="a damaged image: image file is truncated"):
+        process_lfw(lfw_photo(0)[:2000])
+
+
+def test_faces_wild_download_processes_each_member(tmp_path: Path) -> None:
+    spec, entries, members = lfw_spec(tmp_path)
+    dest = download_dataset(spec, tmp_path / "data" / "faces_wild")
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert files == ["SHA256SUMS", *(entry.file for entry in entries)]
+    for entry in entries:
+        assert (dest / entry.file).read_bytes() == process_lfw(members[entry.origin])
+    verify_dataset(dest, spec)
+    assert sha256sums(dest) == {entry.file: entry.sha256 for entry in entries}
+    assert leftovers(tmp_path / "data") == ["faces_wild"]
+
+
+def test_faces_wild_tampered_members_are_rejected(tmp_path: Path) -> None:
+    spec, entries, members = lfw_spec(tmp_path)
+    members[entries[1].origin] = lfw_photo(99)  # another photo
+    members[entries[2].origin] = b"tampered"  # no photo at all
+    make_archive(tmp_path / "lfw.zip", members)
+    with pytest.raises(DatasetError) as info:
+        download_dataset(spec, tmp_path / "data" / "faces_wild")
+    message = str(info.value)
+    assert "3 files expected" in message
+    unreadable = "images/Person_2_0001.jpg: not an image Pillow can read"
+    assert f"could not be processed: 1 ({unreadable})" in message
+    assert "wrong sha256: 1 (images/Person_1_0001.jpg)" in message
+    assert "A different picture for 1 (images/Person_1_0001.jpg): damaged, or not" in message
+    assert "Only the JPEG encoding differs" not in message
+    assert leftovers(tmp_path / "data") == []
+
+
+@pytest.mark.parametrize("settings", [{"optimize": True}, {"quality": 90}, {"subsampling": 0}])
+def test_faces_wild_download_names_another_jpeg_encoder(
+    tmp_path: Path, settings: dict[str, object]
+) -> None:
+    """Another Pillow or libjpeg, played by other encoder settings: same pictures, other bytes."""
+    spec, entries, _ = lfw_spec(tmp_path)
+    other = Processing(lambda member: reencode(process_lfw(member), **settings), "Pillow 13.0.0")
+    with pytest.raises(DatasetError) as info:
+        download_dataset(dataclasses.replace(spec, processing=other), tmp_path / "data" / "fw")
+    message = str(info.value)
+    files = ", ".join(entry.file for entry in entries)
+    assert f"wrong sha256: 3 ({files})" in message
+    assert f"Only the JPEG encoding differs for 3 ({files}): they show the manifest's" in message
+    assert f"made with Pillow 13.0.0, this is Pillow {PIL.__version__} with libjpeg" in message
+    assert "A different picture" not in message
+    assert leftovers(tmp_path / "data") == []
+
+
+def test_verify_tells_a_reencoded_shared_copy_from_another_face(tmp_path: Path) -> None:
+    entries = read_manifest(DATASETS["faces_wild"])[:4]
+    write_manifest(tmp_path / "three.csv.gz", entries[:3])
+    spec = dataclasses.replace(DATASETS["faces_wild"], manifest=tmp_path / "three.csv.gz")
+    images = make_root(tmp_path / "copy")
+    first, second, third, fourth = (FACES_WILD / entry.file for entry in entries)
+    (images / first.name).write_bytes(reencode(first.read_bytes(), optimize=True))
+    (images / second.name).write_bytes(reencode(second.read_bytes(), quality=85))
+    shutil.copy(fourth, images / third.name)  # another face under this one's name
+    with pytest.raises(DatasetError) as info:
+        verify_dataset(tmp_path / "copy", spec)
+    message = str(info.value)
+    assert f"wrong sha256: 3 ({', '.join(entry.file for entry in entries[:3])})" in message
+    assert f"differs for 2 ({entries[0].file}, {entries[1].file}): they show" in message
+    assert f"A different picture for 1 ({entries[2].file})" in message
+
+
+def test_faces_wild_resolves_from_colorize_data_and_loads_by_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COLORIZE_DATA", str(SHARED))
+    assert resolve_dataset("faces_wild", download=False) == FACES_WILD / "images"
+    # Loaded by name through an experiment, from a few of its files: all 5000 take ~20 s.
+    few = make_root(tmp_path / "few")
+    for entry in read_manifest(DATASETS["faces_wild"])[:12]:
+        shutil.copy(FACES_WILD / entry.file, few)
+    config = ExperimentConfig.from_params(
+        dataset="faces_wild", data_path=str(tmp_path / "few"), limit=10, image_size=64
+    )
+    data, split = experiment.load_data(config)
+    assert (data.name, len(data), tuple(data.lab.shape)) == ("faces_wild", 10, (10, 3, 64, 64))
+    assert sorted(split.train + split.val + split.test) == sorted(data.files)

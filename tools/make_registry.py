@@ -2,8 +2,9 @@
 
 Usage: ``python tools/make_registry.py [DATASETS_DIR]`` (default ``../shared/datasets`` beside the
 repository). Each manifest lists the files and hashes of ``<name>/SHA256SUMS``, in its order, with
-each file's path inside the GitHub archive (its top-level folder stripped) and, for data sets with
-classes, its label. The output is byte-for-byte reproducible.
+each file's path inside the GitHub archive (its top-level folder stripped), for data sets with
+classes its label, and for data sets made by processing the archive's members (faces_wild) each
+file's picture fingerprint. The output is byte-for-byte reproducible.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from colorize_core.datasets import DATASETS, ManifestEntry, write_manifest
+from colorize_core.datasets import DATASETS, ManifestEntry, picture_fingerprint, write_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
@@ -39,21 +40,35 @@ def _landscapes(root: Path) -> OriginOf:
     return rows.__getitem__
 
 
+def _faces_wild(root: Path) -> OriginOf:
+    # MANIFEST.csv records each file's path in the archive (with its top-level folder) and the
+    # person it shows, kept as the label (no code treats labels as classes to predict).
+    with open(root / "MANIFEST.csv", newline="", encoding="utf-8") as file:
+        rows = {
+            row["file"]: (row["original_path_in_archive"].split("/", 1)[1], row["identity"])
+            for row in csv.DictReader(file)
+        }
+    return rows.__getitem__
+
+
 # How each data set's files map to the archive, given the data set's root.
 ORIGINS: dict[str, Callable[[Path], OriginOf]] = {
     "faces": _faces,
     "landscapes": _landscapes,
     "cifar10": _cifar10,
+    "faces_wild": _faces_wild,
 }
 
 
 def make_manifest(root: Path, name: str) -> list[ManifestEntry]:
     """The manifest entries of the shared copy of data set ``name`` at ``root``."""
     origin_of = ORIGINS[name](root)
+    processed = DATASETS[name].processing is not None
     entries = []
     for line in (root / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
         sha256, file = line.split(maxsplit=1)
-        entries.append(ManifestEntry(file, sha256, *origin_of(file)))
+        fingerprint = picture_fingerprint((root / file).read_bytes()) if processed else None
+        entries.append(ManifestEntry(file, sha256, *origin_of(file), fingerprint))
     return entries
 
 
