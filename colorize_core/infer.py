@@ -63,7 +63,10 @@ from colorize_core.color import join_lab, lab_to_rgb, rgb_to_lab
 from colorize_core.config import ExperimentConfig
 from colorize_core.datasets import DATASETS
 from colorize_core.experiment import load_model, predict_ab
+from colorize_core.model_file import SUFFIX as MODEL_FILE_SUFFIX
+from colorize_core.model_file import read_model_file
 from colorize_core.progress import progress
+from colorize_core.shipped import DEFAULT_MODEL, SHIPPED, SHIPPED_NAMES, load_shipped
 from colorize_core.train import pick_device
 
 log = logging.getLogger(__name__)
@@ -364,15 +367,19 @@ def _one_line(error: BaseException) -> str:
 
 
 def load_colorizer(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
-    """``experiment.load_model`` (a run folder or a checkpoint file) and a check of the training
-    size in its config, where every failure is a one-line ``CheckpointError`` naming ``source``.
+    """``experiment.load_model`` (a run folder or a checkpoint file) or ``model_file`` (a
+    ``.safetensors`` model file), and a check of the training size in its config, where every
+    failure is a one-line ``CheckpointError`` naming ``source``.
 
     A damaged or doctored checkpoint of ours can lack keys, hold impossible config values, name
     an unknown model or carry weights that do not fit it (``UNUSABLE_CHECKPOINT``); whichever
     the user needs "not a usable checkpoint", not a traceback.
     """
     try:
-        model, config = load_model(source)
+        if Path(source).suffix == MODEL_FILE_SUFFIX:
+            model, config = read_model_file(source)
+        else:
+            model, config = load_model(source)
         training_size(config)
     except CheckpointError:
         raise
@@ -382,6 +389,18 @@ def load_colorizer(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfi
             "pass a run folder or a file written by colorize_core training"
         ) from error
     return model, config
+
+
+def pick_colorizer(
+    checkpoint: str | Path | None = None, model: str | None = None
+) -> tuple[torch.nn.Module, ExperimentConfig]:
+    """The model of ``checkpoint`` (run folder, checkpoint or model file), else the shipped
+    model ``model`` (default ``shipped.DEFAULT_MODEL``); not both."""
+    if checkpoint is not None and model is not None:
+        raise ValueError("give a checkpoint or a shipped model name, not both")
+    if checkpoint is not None:
+        return load_colorizer(checkpoint)
+    return load_shipped(model or DEFAULT_MODEL)
 
 
 def collect_inputs(inputs: Iterable[str | Path], exclude: Path | None = None) -> list[Entry]:
@@ -552,23 +571,26 @@ def colorize_file(
 def colorize(
     inputs: str | Path | Iterable[str | Path],
     output_dir: str | Path,
-    checkpoint: str | Path,
+    checkpoint: str | Path | None = None,
     *,
+    model: str | None = None,
     size: int | None = None,
     device: str = "auto",
     suffix: str | None = None,
     compare: bool = False,
     overwrite: bool = False,
 ) -> list[PhotoResult]:
-    """Colourise files and folders into ``output_dir`` with the model of ``checkpoint``.
+    """Colourise files and folders into ``output_dir`` with the model of ``checkpoint``, or
+    the shipped model named ``model`` (``shipped.SHIPPED_NAMES``; the default when neither).
 
-    ``checkpoint``: a run folder (its checkpoints/best.pt) or a checkpoint file; anything else
-    raises ``CheckpointError``. ``size``: model input, shorter side (default the training size).
-    ``suffix``: output extension (".png"); default the input's own (PNG for GIF or unwritable
-    formats). ``compare``: also write ``<name>_compare.png``. ``overwrite``: replace files that
-    exist already, though never an input. Outputs that clash raise ``OutputClash`` before
-    anything is written (``plan_outputs``). One result per file, in order; failures, skips and
-    multi-frame files (only the first frame colourised) are logged with the file, never raised.
+    ``checkpoint``: a run folder (its checkpoints/best.pt), a checkpoint file or a model file
+    (``.safetensors``); anything else raises ``CheckpointError``. ``size``: model input,
+    shorter side (default the training size). ``suffix``: output extension (".png"); default
+    the input's own (PNG for GIF or unwritable formats). ``compare``: also write
+    ``<name>_compare.png``. ``overwrite``: replace files that exist already, though never an
+    input. Outputs that clash raise ``OutputClash`` before anything is written
+    (``plan_outputs``). One result per file, in order; failures, skips and multi-frame files
+    (only the first frame colourised) are logged with the file, never raised.
     """
     if suffix and output_format(suffix) is None:
         raise ValueError(f"Pillow cannot write {suffix!r} files; choose e.g. png, jpg, webp, tif")
@@ -576,16 +598,16 @@ def colorize(
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     entries = collect_inputs(inputs, exclude=output_dir)
     plan = plan_outputs(entries, output_dir, suffix, compare, overwrite)
-    model, config = load_colorizer(checkpoint)
+    network, config = pick_colorizer(checkpoint, model)
     size = check_size(size or training_size(config))
     device = pick_device(device)
-    model = model.to(device)
+    network = network.to(device)
     results: list[PhotoResult] = []
     jobs = list(zip(entries, plan, strict=True))
     for (path, _, result), outputs in progress(jobs, desc="colourising", unit="img"):
         if outputs is not None:
             output, comparison = outputs
-            result = colorize_file(model, path, output, size, device, comparison)
+            result = colorize_file(network, path, output, size, device, comparison)
         results.append(result)
         if result.status != OK:
             log.warning("%s %s: %s", result.status, result.input, result.reason)
@@ -605,14 +627,25 @@ def colorize(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="colorize",
-        description="Colourise photos at full resolution with a trained model: the model "
-        "predicts colour (ab) at --size, which is upsampled and joined with the photo's own "
-        "full-resolution lightness. Colour photos are used only for their lightness.",
+        description="Colourise photos at full resolution with a shipped or trained model: the "
+        "model predicts colour (ab) at --size, which is upsampled and joined with the photo's "
+        "own full-resolution lightness. Colour photos are used only for their lightness. "
+        "Also: `colorize export RUN` writes a run as a model file (or ONNX), and "
+        "`colorize serve` starts the web page; each has its own --help.",
     )
     add = parser.add_argument
     add("inputs", nargs="+", help="image files and/or folders (searched recursively)")
     add("-o", "--output", default="colorized", help="output folder (default: %(default)s)")
-    add("--checkpoint", required=True, help="a run folder (checkpoints/best.pt) or a .pt file")
+    which = parser.add_mutually_exclusive_group()
+    shipped = "; ".join(f"{m.name}: {m.summary}" for m in SHIPPED.values())
+    which.add_argument(
+        "--model",
+        choices=SHIPPED_NAMES,
+        help=f"a model shipped with the package (default: {DEFAULT_MODEL}). {shipped}",
+    )
+    which.add_argument(
+        "--checkpoint", help="your own model: a run folder, a .pt checkpoint or a .safetensors file"
+    )
     add(
         "--size",
         type=int,
@@ -634,8 +667,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SUBCOMMANDS = ("export", "serve")  # `colorize export ...`, `colorize serve ...`
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Exit status: 0 all colourised, 1 some file failed, 2 usage error or unusable checkpoint."""
+    """Exit status: 0 all colourised, 1 some file failed, 2 usage error or unusable checkpoint.
+
+    ``colorize export ...`` and ``colorize serve ...`` go to those commands (a photo named
+    ``export`` or ``serve`` is given as ``./export``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        from colorize_core import export, serve
+
+        return {"export": export.main, "serve": serve.main}[argv[0]](argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.size is not None and (args.size < SIZE_MULTIPLE or args.size % SIZE_MULTIPLE):
@@ -655,7 +699,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with logging_redirect_tqdm():
             results = colorize(
-                args.inputs, args.output, args.checkpoint, size=args.size, device=str(device),
+                args.inputs, args.output, args.checkpoint, model=args.model, size=args.size,
+                device=str(device),
                 suffix=args.format, compare=args.compare, overwrite=args.overwrite,
             )  # fmt: skip
     except (CheckpointError, OutputClash) as error:
