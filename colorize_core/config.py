@@ -36,7 +36,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 class DataConfig:
     """Which images, at what size, and how the training split is augmented."""
 
-    dataset: str = "faces"  # faces, landscapes, cifar10 or folder:PATH
+    dataset: str = "faces"  # faces, landscapes, cifar10, faces_wild or folder:PATH
     image_size: int | None = None  # None: the dataset's registered size
     limit: int | None = None  # use only the first N usable images (small profiles)
     augment: bool = True  # flip, rotation, resized crop; training split only

@@ -190,7 +190,7 @@ def load_images(
     download: bool = True,
     upscale: bool = False,
 ) -> LabImages:
-    """Load a dataset by name (``faces``, ``landscapes``, ``cifar10`` or ``folder:PATH``).
+    """Load a data set by name (a registered one, e.g. ``faces_wild``, or ``folder:PATH``).
 
     ``size`` defaults to the dataset's registered size (128 for folders). Unusable files are
     skipped, counted and logged by reason; a folder with no usable image is a ``DatasetError``.

@@ -323,8 +323,9 @@ def report_groups(out: Path) -> dict[str, list[Path]]:
         groups.setdefault(stem, []).append(path)
 
     def dataset_rank(stem: str) -> int:
-        names = [i for i, name in enumerate(DATASETS) if stem.startswith(f"{name}_")]
-        return names[0] if names else len(DATASETS)
+        # the longest matching name: faces_wild_... belongs to faces_wild, not to faces
+        names = [name for name in DATASETS if stem.startswith(f"{name}_")]
+        return list(DATASETS).index(max(names, key=len)) if names else len(DATASETS)
 
     return {stem: groups[stem] for stem in sorted(groups, key=lambda s: (dataset_rank(s), s))}
 

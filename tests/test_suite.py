@@ -169,14 +169,15 @@ def test_the_index_opens_with_each_groups_summary_and_figures(tmp_path):
         "figures/faces_128px_all_seed0_curves.png", "figures/faces_128px_all_seed0_metrics.png",
         "figures/faces_128px_all_seed0_samples.jpg", "tables/notes.csv",
         "tables/landscapes_64px_1500_seed0_summary.csv", "tables/photos_64px_all_seed0_summary.csv",
+        "tables/faces_wild_64px_all_seed0_summary.csv",
     ]  # fmt: skip
     for name in names:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("predictor,x\na,1\n")
     groups = suite.report_groups(tmp_path)
     assert list(groups) == [
-        "faces_128px_all_seed0", "landscapes_64px_1500_seed0", "cifar10_32px_2000_seed0", "notes",
-        "photos_64px_all_seed0",
+        "faces_128px_all_seed0", "landscapes_64px_1500_seed0", "cifar10_32px_2000_seed0",
+        "faces_wild_64px_all_seed0", "notes", "photos_64px_all_seed0",
     ]  # fmt: skip
     assert [p.name for p in groups["faces_128px_all_seed0"]] == [
         "faces_128px_all_seed0_summary.csv", "faces_128px_all_seed0_metrics.png",
