@@ -6,6 +6,7 @@ colourisations side by side in a notebook, one row per photo.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,7 +18,10 @@ from colorize_core import images, infer
 from colorize_core.config import ExperimentConfig
 from colorize_core.data import make_split
 from colorize_core.datasets import resolve_dataset
+from colorize_core.shipped import SHIPPED_NAMES, load_shipped
 from colorize_core.train import pick_device
+
+log = logging.getLogger(__name__)
 
 
 def find_runs(results_dir: str | Path) -> list[Path]:
@@ -41,6 +45,33 @@ def load_runs(runs: Iterable[str | Path]) -> dict[str, tuple[torch.nn.Module, Ex
     if not models:
         raise ValueError("no runs given")
     return models
+
+
+def notebook_models(
+    runs: Iterable[str | Path] | None, results_dir: str | Path
+) -> dict[str, tuple[torch.nn.Module, ExperimentConfig]]:
+    """The runs given; else every run under ``results_dir``; else, where nothing has been
+    trained yet (a fresh clone), the models shipped with the package."""
+    if runs is not None:
+        return load_runs(runs)
+    try:
+        return load_runs(find_runs(results_dir))
+    except FileNotFoundError:
+        log.info("no trained runs under %s: using the shipped models", results_dir)
+        return {f"shipped/{name}": load_shipped(name) for name in SHIPPED_NAMES}
+
+
+def web_page(models: dict[str, tuple[torch.nn.Module, ExperimentConfig]], device: str = "auto"):
+    """``colorize serve`` inline, offering ``models``: displays as the page; ``.stop()`` ends it."""
+    from colorize_core import serve  # FastAPI and uvicorn load only when the page is wanted
+
+    loaders = {label: _loaded(pair) for label, pair in models.items()}
+    return serve.show_in_notebook(loaders, device=str(pick_device(device)))
+
+
+def _loaded(pair: tuple[torch.nn.Module, ExperimentConfig]):
+    """A loader (as ``serve.create_app`` takes) for a model that is loaded already."""
+    return lambda: pair
 
 
 def upload_widget():

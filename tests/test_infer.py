@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -463,6 +464,12 @@ def test_notebook_helpers(run_dir, tmp_path):
     assert len(faces) == 3 and all(f.is_file() for f in faces)
     fig = photo_notebook.plot_colorized(models, faces[0], device="cpu")
     assert len(fig.axes) == 3  # gray input, the model, the original (faces are colour)
+    page = photo_notebook.web_page(models, "cpu")  # the notebook's inline colorize serve
+    try:
+        assert '<option value="custom/tiny">' in urllib.request.urlopen(page.url).read().decode()
+        assert page.url in page._repr_html_()
+    finally:
+        page.stop()
 
 
 def test_notebook_committed_without_outputs_and_one_parameters_cell():
