@@ -8,6 +8,7 @@ straight from memory, so the data path costs microseconds per image and a GPU is
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -274,6 +275,12 @@ def select(data: LabImages, split: Split, name: str) -> LabImages:
             f"(first: {missing[0]}); the split belongs to different data"
         )
     return data.subset([position[f] for f in split.files(name)])
+
+
+def on_device(data: LabImages, device: str | torch.device) -> LabImages:
+    """``data`` with its Lab tensor (float16) moved to ``device``: on a GPU, batches are then
+    indexed and augmented there, with no copy from the host per step."""
+    return dataclasses.replace(data, lab=data.lab.to(device))
 
 
 # ---------------------------------------------------------------- batches

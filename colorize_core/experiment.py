@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from colorize_core import distributed
 from colorize_core.checkpoint import best_checkpoint, load_checkpoint
 from colorize_core.color import denormalize_ab, normalize_l, split_lab
 from colorize_core.config import ExperimentConfig
@@ -57,10 +58,13 @@ def load_data(config: ExperimentConfig) -> tuple[LabImages, Split]:
 
 
 def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=()) -> RunResult:
-    """Train and evaluate ``config``; with ``resume`` continue an interrupted run in place."""
+    """Train and evaluate ``config``; with ``resume`` continue an interrupted run in place.
+
+    Under torchrun (``distributed.session``) every rank trains its share and evaluates the kept
+    model, and rank 0 alone writes the run folder and logs to Weights & Biases."""
     started = time.time()
+    world = distributed.current()
     run_dir = config.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
     data, split = load_data(config)
     if (
         resume
@@ -68,21 +72,25 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
         and Split.load(run_dir / "split.json") != split
     ):
         raise RuntimeError(f"{run_dir}: saved split differs from this config's; not resuming")
-    config.save(run_dir / "config.json")
-    split.save(run_dir / "split.json")
+    if world.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(run_dir / "config.json")
+        split.save(run_dir / "split.json")
 
-    wandb = WandbLogger(config)
+    wandb = WandbLogger(config, enabled=world.is_main)
     try:
         if config.model.model == ENSEMBLE:
             result = assemble(config)  # trains nothing: loads its member runs
         else:
             result = fit(config, data, split, resume=resume, callbacks=[*callbacks, wandb])
-        device = pick_device(config.train.device)
+        device = distributed.device_for(pick_device(config.train.device), world)
         evaluation = evaluate(result.model, data, split, "test", name=config.name, device=device)
         validation = evaluate(result.model, data, split, "val", name=config.name, device=device)
         wandb.log_summary({f"test/{k}": v for k, v in evaluation.summary["mean"].items()})
     finally:
         wandb.close()
+    if not world.is_main:
+        return RunResult(config, data, split, result, evaluation, validation)
 
     evaluation.per_image.to_csv(run_dir / "metrics_per_image.csv")
     evaluation.histograms.to_frame().to_csv(run_dir / "ab_histograms.csv")  # ab_js_divergence

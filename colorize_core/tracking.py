@@ -16,9 +16,10 @@ from colorize_core.config import ExperimentConfig
 class WandbLogger:
     """Call with each epoch's history row; ``close()`` finishes the run."""
 
-    def __init__(self, config: ExperimentConfig) -> None:
+    def __init__(self, config: ExperimentConfig, enabled: bool = True) -> None:
+        """``enabled=False`` (a rank other than 0 under torchrun) logs nothing, as ``off``."""
         self.run = None
-        if config.train.wandb == "off":
+        if config.train.wandb == "off" or not enabled:
             return
         import wandb  # only when asked for: it is slow to import
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorize_core import distributed
 from colorize_core.ab_bins import (
     bin_prior,
     nearest_bins,
@@ -37,7 +38,8 @@ from colorize_core.checkpoint import (
 )
 from colorize_core.color import denormalize_ab, normalize_ab, normalize_l, split_lab
 from colorize_core.config import ExperimentConfig, ModelConfig, TrainConfig
-from colorize_core.data import LabImages, Split, iterate_batches, select
+from colorize_core.data import LabImages, Split, iterate_batches, on_device, select
+from colorize_core.distributed import World
 from colorize_core.models import build_model
 from colorize_core.models.gan import build_discriminator
 from colorize_core.models.heads import with_head
@@ -128,27 +130,42 @@ def build_predictor(model: ModelConfig) -> nn.Module:
 
 
 class Regression:
-    """A model trained on a pixel loss between its ab / 128 and the true ab / 128."""
+    """A model trained on a pixel loss between its ab / 128 and the true ab / 128.
 
-    def __init__(self, config: ExperimentConfig, device: torch.device) -> None:
+    ``network`` is what a training step runs: the model itself, or under torchrun the model in
+    DistributedDataParallel (``distributed.wrap``), sharing its parameters.
+    """
+
+    def __init__(
+        self, config: ExperimentConfig, device: torch.device, world: World = distributed.SINGLE
+    ) -> None:
         t = config.train
         self.device, self.bf16 = device, use_bf16(t.precision, device)
         self.model = _prepare(build_predictor(config.model), device, t.channels_last)
+        self.network = distributed.wrap(self.trained_view(), device, world)
         self.optimizers = {"model": _optimizer(self.model.parameters(), t)}
         self.modules = {"model": self.model}
         self.loss = LOSS_FUNCTIONS[t.loss]
+
+    def trained_view(self) -> nn.Module:
+        """The module whose output the loss compares with the truth: here the model (ab / 128)."""
+        return self.model
 
     def outputs(self, lightness: torch.Tensor) -> torch.Tensor:
         """What the loss compares with the truth: here ab / 128."""
         return self.model(lightness)
 
-    def train_step(self, lightness: torch.Tensor, ab: torch.Tensor) -> dict[str, torch.Tensor]:
+    def train_step(
+        self, lightness: torch.Tensor, ab: torch.Tensor, weight: float = 1.0
+    ) -> dict[str, torch.Tensor]:
+        """One optimiser step; ``weight`` scales the loss that is backpropagated (a rank's share
+        of a global batch, ``distributed.share``), not the loss reported."""
         optimizer = self.optimizers["model"]
         with _autocast(self.device, self.bf16):
-            prediction = self.outputs(lightness)
+            prediction = self.network(lightness)
         loss = self.loss(prediction.float(), ab)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * weight).backward()
         optimizer.step()
         return {"loss": loss.detach()}
 
@@ -165,14 +182,23 @@ class Classification(Regression):
     drowned by common dull ones. The loss, also on the validation split, is that cross-entropy.
     """
 
-    def __init__(self, config: ExperimentConfig, device: torch.device, train: LabImages) -> None:
-        super().__init__(config, device)
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        device: torch.device,
+        train: LabImages,
+        world: World = distributed.SINGLE,
+    ) -> None:
+        super().__init__(config, device, world)
         self.bins = self.model.bins
         chunks = (split_lab(lab.float())[1] for lab in train.lab.split(_PRIOR_BATCH))
         prior = bin_prior(chunks, self.bins.cpu())
         weights = rebalance_weights(prior, self.bins.cpu(), lam=config.train.rebalance)
         self.class_weights = weights.float().to(device)
         self.loss = self.cross_entropy
+
+    def trained_view(self) -> nn.Module:
+        return _Logits(self.model)
 
     def outputs(self, lightness: torch.Tensor) -> torch.Tensor:
         """Logits (N, Q, H, W) over the ab bins."""
@@ -192,6 +218,17 @@ class Classification(Regression):
         return (pixel_weights * per_pixel).mean()
 
 
+class _Logits(nn.Module):
+    """A classification model's logits as its ``forward``, the call DDP's gradient hooks see."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        return self.model.logits(lightness)
+
+
 class Adversarial:
     """Generator (the reference's is model "gan"; any registered model works, e.g. "unet" as in
     pix2pix) vs PatchGAN discriminator on (L, ab) pairs.
@@ -200,11 +237,15 @@ class Adversarial:
     Generator: BCE-with-logits towards 1 on its own pairs + ``gan_lambda`` * L1 to the true ab.
     """
 
-    def __init__(self, config: ExperimentConfig, device: torch.device) -> None:
+    def __init__(
+        self, config: ExperimentConfig, device: torch.device, world: World = distributed.SINGLE
+    ) -> None:
         t = config.train
         self.device, self.bf16 = device, use_bf16(t.precision, device)
         self.model = _prepare(build_predictor(config.model), device, t.channels_last)
         self.discriminator = _prepare(build_discriminator(), device, t.channels_last)
+        self.network = distributed.wrap(self.model, device, world)
+        self.critic = distributed.wrap(self.discriminator, device, world)
         self.optimizers = {
             "model": _optimizer(self.model.parameters(), t),
             "discriminator": _optimizer(self.discriminator.parameters(), t),
@@ -213,29 +254,32 @@ class Adversarial:
         self.gan_lambda = t.gan_lambda
         self.loss = LOSS_FUNCTIONS[t.loss]
 
-    def train_step(self, lightness: torch.Tensor, ab: torch.Tensor) -> dict[str, torch.Tensor]:
+    def train_step(
+        self, lightness: torch.Tensor, ab: torch.Tensor, weight: float = 1.0
+    ) -> dict[str, torch.Tensor]:
+        """One discriminator and one generator step; ``weight`` as in ``Regression``."""
         bce = F.binary_cross_entropy_with_logits
         with _autocast(self.device, self.bf16):
-            fake = self.model(lightness)
+            fake = self.network(lightness)
             # discriminator step: tell real (L, ab) pairs from generated ones
-            real_logits = self.discriminator(lightness, ab)
-            fake_logits = self.discriminator(lightness, fake.detach())
+            real_logits = self.critic(lightness, ab)
+            fake_logits = self.critic(lightness, fake.detach())
         loss_d = 0.5 * (
             bce(real_logits.float(), torch.ones_like(real_logits, dtype=torch.float32))
             + bce(fake_logits.float(), torch.zeros_like(fake_logits, dtype=torch.float32))
         )
         self.optimizers["discriminator"].zero_grad(set_to_none=True)
-        loss_d.backward()
+        (loss_d * weight).backward()
         self.optimizers["discriminator"].step()
 
         # generator step: fool the updated discriminator while staying close to the truth
         with _autocast(self.device, self.bf16):
-            logits = self.discriminator(lightness, fake)
+            logits = self.critic(lightness, fake)
         adversarial = bce(logits.float(), torch.ones_like(logits, dtype=torch.float32))
         l1 = F.l1_loss(fake.float(), ab)
         loss_g = adversarial + self.gan_lambda * l1
         self.optimizers["model"].zero_grad(set_to_none=True)
-        loss_g.backward()
+        (loss_g * weight).backward()
         self.optimizers["model"].step()
         return {
             "loss": self.loss(fake.detach().float(), ab),
@@ -269,15 +313,22 @@ def _batches_to_model(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.inference_mode()
-def validation_loss(task: Task, data: LabImages, batch_size: int) -> float:
-    """Mean per-image regression loss of the task's model over ``data`` (eval mode)."""
+def validation_loss(
+    task: Task, data: LabImages, batch_size: int, world: World = distributed.SINGLE
+) -> float:
+    """Mean per-image loss of the task's model over ``data`` (eval mode); under torchrun each
+    rank scores its slice of every batch and the sums are added up."""
     for module in task.modules.values():
         module.eval()
-    total = 0.0
+    total = seen = 0.0
     for lab in iterate_batches(data, batch_size, device=task.device):
-        lightness, ab = _batches_to_model(lab)
-        total += task.loss(task.predict(lightness), ab).item() * len(lab)
-    return total / len(data)
+        local = distributed.shard(lab, world)
+        if len(local):
+            lightness, ab = _batches_to_model(local)
+            total += task.loss(task.predict(lightness), ab).item() * len(local)
+            seen += len(local)
+    total, seen = distributed.sum_over_ranks([total, seen], world)
+    return total / seen
 
 
 def _rng_state(generator: torch.Generator) -> dict:
@@ -309,18 +360,25 @@ def fit(
     With ``resume=True`` and a ``last.pt`` present, training continues from it and ends exactly
     where an uninterrupted run would (same batches, augmentation and dropout draws). A NaN or
     infinite loss raises ``TrainingDiverged`` and leaves the last good checkpoint in place.
+
+    Under torchrun (``distributed.session``) every rank takes its slice of each global batch and
+    only rank 0 writes files and calls ``callbacks``. On CUDA the training split is moved to the
+    GPU once, so batches and augmentation never wait for the host.
     """
     t = config.train
-    run_dir, device = config.run_dir, pick_device(t.device)
+    world = distributed.current()
+    run_dir, device = config.run_dir, distributed.device_for(pick_device(t.device), world)
     checkpoints = run_dir / "checkpoints"
     torch.manual_seed(config.seed)  # initialisation (and dropout) draw from the global RNG
     train_data, val_data = select(data, split, "train"), select(data, split, "val")
+    if device.type == "cuda":
+        train_data, val_data = on_device(train_data, device), on_device(val_data, device)
     if t.adversarial:
-        task = Adversarial(config, device)
+        task = Adversarial(config, device, world)
     elif config.model.head == "classification":
-        task = Classification(config, device, train_data)
+        task = Classification(config, device, train_data, world)
     else:
-        task = Regression(config, device)
+        task = Regression(config, device, world)
     batches = torch.Generator().manual_seed(config.seed)  # batch order and augmentation
     augment = _augmentation(config)
     steps = math.ceil(len(train_data) / t.batch_size)
@@ -348,7 +406,8 @@ def fit(
         _set_rng_state(state["rng"], batches)
         history, best_loss, best_epoch = state["history"], state["best_loss"], state["best_epoch"]
         start = saved_epoch = state["epoch"]
-        _check_best(checkpoints, state)
+        if world.is_main:
+            _check_best(checkpoints, state)
         log.info("resuming %s after epoch %d of %d", config.name, start, t.epochs)
     elif t.init_from is not None:
         task.model.load_state_dict(initial_weights(config))
@@ -369,10 +428,17 @@ def fit(
             augment=augment,
             device=device,
         )
-        for step, lab in enumerate(
-            progress(epoch_batches, total=steps, desc=f"epoch {epoch + 1}/{t.epochs}", leave=False)
-        ):
-            losses = {k: v.item() for k, v in task.train_step(*_batches_to_model(lab)).items()}
+        if world.is_main:
+            epoch_batches = progress(
+                epoch_batches, total=steps, desc=f"epoch {epoch + 1}/{t.epochs}", leave=False
+            )
+        for step, lab in enumerate(epoch_batches):
+            local = distributed.shard(lab, world)
+            if not len(local):  # a last batch smaller than the number of ranks: every rank skips
+                continue
+            weight = distributed.share(len(local), len(lab), world)
+            losses = task.train_step(*_batches_to_model(local), weight)
+            losses = {k: v.item() for k, v in losses.items()}
             if not all(math.isfinite(v) for v in losses.values()):
                 raise TrainingDiverged(
                     f"{config.name}: non-finite loss {losses} at epoch {epoch + 1}, step {step + 1}"
@@ -380,14 +446,17 @@ def fit(
                     "the data."
                 )
             for key, value in losses.items():
-                sums[key] = sums.get(key, 0.0) + value * len(lab)
-            seen += len(lab)
+                sums[key] = sums.get(key, 0.0) + value * len(local)
+            seen += len(local)
             for scheduler in schedulers.values():
                 if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
                     scheduler.step()
 
+        *totals, seen = distributed.sum_over_ranks([*sums.values(), seen], world)
+        sums = dict(zip(sums, totals, strict=True))
+
         # validate, schedule
-        val_loss = validation_loss(task, val_data, t.batch_size)
+        val_loss = validation_loss(task, val_data, t.batch_size, world)
         if not math.isfinite(val_loss):
             raise TrainingDiverged(
                 f"{config.name}: validation loss is {val_loss} after epoch {epoch + 1}; "
@@ -416,12 +485,14 @@ def fit(
             "best_loss": best_loss,
             "best_epoch": best_epoch,
         }
+        saved_epoch = epoch + 1
+        if not world.is_main:
+            continue
         # best.pt before last.pt: a kill between the two leaves last.pt one epoch behind, and a
         # resume redoes that epoch (deterministically) instead of trusting a stale best.pt
         if improved:
             save_checkpoint(checkpoints / "best.pt", state)
         save_checkpoint(checkpoints / "last.pt", state)
-        saved_epoch = epoch + 1
         write_history(history, run_dir)
         log.info(
             "%s epoch %d/%d: %s",
@@ -433,6 +504,7 @@ def fit(
         for callback in callbacks:
             callback(row, task)
 
+    distributed.barrier(world)  # rank 0 has written best.pt
     best = load_checkpoint(checkpoints / "best.pt")
     if best["epoch"] != best_epoch:  # cannot happen with the write order above; never trust it
         raise CheckpointError(

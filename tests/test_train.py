@@ -239,7 +239,7 @@ def test_adversarial_loop_trains_both_players_on_real_and_fake_pairs(
 
     original = train_module.Adversarial.train_step
 
-    def counting_step(self, lightness, ab):
+    def counting_step(self, lightness, ab, weight=1.0):
         forward = self.discriminator.forward
 
         def watch(light, pair_ab):
@@ -248,7 +248,7 @@ def test_adversarial_loop_trains_both_players_on_real_and_fake_pairs(
 
         self.discriminator.forward = watch
         try:
-            return original(self, lightness, ab)
+            return original(self, lightness, ab, weight)
         finally:
             del self.discriminator.forward
 

@@ -1,0 +1,17 @@
+"""A colorize-train worker for tests/test_distributed.py whose rank 1 fails in its first
+validation, while rank 0 waits for it in a collective: torchrun must end both, fast."""
+
+import os
+import sys
+
+from colorize_core import train, train_command
+
+
+def fail(*args, **kwargs):
+    raise RuntimeError("rank 1 fails on purpose")
+
+
+if __name__ == "__main__":
+    if os.environ.get("RANK") == "1":
+        train.validation_loss = fail
+    sys.exit(train_command.main(sys.argv[1:]))
