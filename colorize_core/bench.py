@@ -13,6 +13,9 @@ repeated timings after a warm-up. Sections:
    eager float32 channels-first loop (a) and in our trainer's default mode (b: channels-last, bf16
    autocast where the hardware has it), with the share of (b)'s step time spent waiting for data;
 4. cache: seconds to build the tensor cache for growing numbers of images (linear or not);
+5. ddp: images per second of a short ``colorize-train`` run of the U-Net with (a) 1 process and 1
+   thread, (b) 2 processes of 1 thread each under torchrun (gloo on CPU) and (c) 1 process with 2
+   threads, and the scaling efficiency (b) / (2 x (a));
 plus the peak resident memory (and GPU memory on CUDA) of each measurement. Results go to
 ``benchmarks/<label>.json`` and ``benchmarks/<label>.md``.
 """
@@ -21,8 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -61,10 +67,14 @@ class Settings:
     scaling_sizes: tuple[int, ...]  # conv_ae training and the data path at these sizes
     cache_counts: tuple[int | None, ...]  # landscapes images; None: all
     repeats: int
+    ddp: tuple[int, int]  # the data-parallel runs: image size, faces images (70% train)
 
 
-FULL = Settings((128, 256), 300, None, tuple(MODELS), (64, 128, 256), (100, 1000, None), 5)
-QUICK = Settings((64,), 60, 20, ("conv_ae",), (32, 64), (20, 40), 3)
+FULL = Settings(
+    (128, 256), 300, None, tuple(MODELS), (64, 128, 256), (100, 1000, None), 5, (128, 300)
+)
+QUICK = Settings((64,), 60, 20, ("conv_ae",), (32, 64), (20, 40), 3, (32, 80))
+DDP_EPOCHS = 2  # the second epoch is timed: the first includes start-up and warm-up
 TRAIN_BATCH = 16
 REFERENCE_BATCH = 20  # the reference study's DataLoader batch size
 
@@ -291,6 +301,43 @@ def bench_train(model_name: str, size: int, repeats: int) -> dict:
     }
 
 
+# ---------------------------------------------------------------- 5. data parallel
+
+
+def _ddp_rate(size: int, images: int, processes: int, threads: int, folder: Path) -> float:
+    """Training images per second in the timed epoch of a ``colorize-train`` run (train and
+    validation; on CPU under torchrun with gloo when ``processes`` > 1)."""
+    name = f"p{processes}t{threads}"
+    options = ["--name", name, "--output-dir", str(folder), "--dataset", "faces", "--model",
+               "unet", "--image-size", str(size), "--limit", str(images), "--epochs",
+               str(DDP_EPOCHS), "--batch-size", str(TRAIN_BATCH), "--device", "cpu"]  # fmt: skip
+    command = [sys.executable, "-m", "colorize_core.train_command", *options]
+    if processes > 1:
+        command[1:3] = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                        str(processes), "-m", "colorize_core.train_command"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "COLORIZE_PROGRESS": "0"}
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    history = json.loads((folder / name / "history.json").read_text())
+    split = json.loads((folder / name / "split.json").read_text())
+    return len(split["train"]) / history[-1]["seconds"]
+
+
+def bench_ddp(size: int, images: int) -> dict:
+    """1 process x 1 thread, 2 processes x 1 thread, 1 process x 2 threads: the U-Net's rate."""
+    with tempfile.TemporaryDirectory() as folder:
+        rates = {
+            f"{p}x{t}": _ddp_rate(size, images, p, t, Path(folder))
+            for p, t in ((1, 1), (2, 1), (1, 2))
+        }
+    return {
+        "model": "unet",
+        "size": size,
+        "images": images,
+        "img_per_s": rates,
+        "efficiency": rates["2x1"] / (2 * rates["1x1"]),
+    }
+
+
 # ---------------------------------------------------------------- 4. cache build
 
 
@@ -458,6 +505,23 @@ def markdown(results: dict) -> str:
             f"| {r['images']} | {r['seconds']:.1f} | {r['ms_per_image']:.2f} "
             f"| {r['peak_rss_mb']:.0f} |"
         )
+    if "ddp" in results:
+        d = results["ddp"]
+        rates = d["img_per_s"]
+        lines += [
+            "",
+            f"## 6. Data parallel (unet, {d['size']} px, {d['images']} faces; img/s of a "
+            "training epoch)",
+            "",
+            *_head(
+                "1 process, 1 thread",
+                "2 processes (gloo), 1 thread each",
+                "1 process, 2 threads",
+                "scaling efficiency",
+            ),  # fmt: skip
+            f"| {rates['1x1']:.1f} | {rates['2x1']:.1f} | {rates['1x2']:.1f} "
+            f"| {d['efficiency']:.0%} |",
+        ]
     if "precision_check" in results:
         lines += [
             "",
@@ -496,6 +560,8 @@ def run(settings: Settings, name: str) -> dict:
     results["train"] = [bench_train(m, s, settings.repeats) for m, s in cases]
     print("training steps done", flush=True)
     results["cache"] = [bench_cache(c) for c in settings.cache_counts]
+    results["ddp"] = bench_ddp(*settings.ddp)
+    print("data parallel done", flush=True)
     results["seconds"] = time.perf_counter() - started
     return results
 

@@ -10,7 +10,9 @@ from colorize_core.metrics import METRICS
 def test_quick_benchmark_writes_json_and_markdown(tmp_path):
     assert bench.main(["--quick", "--label", "ci", "--out-dir", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "ci-quick.json").read_text())
-    assert {"machine", "data", "metrics", "train", "cache"} <= set(results)
+    assert {"machine", "data", "metrics", "train", "cache", "ddp"} <= set(results)
+    assert set(results["ddp"]["img_per_s"]) == {"1x1", "2x1", "1x2"}
+    assert all(rate > 0 for rate in results["ddp"]["img_per_s"].values())
     assert results["machine"]["threads"] >= 1 and results["settings_name"] == "quick"
     assert all(row["cache_flip"]["ratio"] > 0 for row in results["data"])
     assert {row["model"] for row in results["train"]} == {"conv_ae"}
@@ -19,5 +21,5 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
     assert set(difference) == set(METRICS)
     assert max(difference.values()) < 1e-3, difference
     table = (tmp_path / "ci-quick.md").read_text()
-    for heading in ("Data path", "Metrics", "Training step", "Scaling", "Cache build"):
+    for heading in ("Data path", "Metrics", "Training step", "Scaling", "Cache build", "Data par"):
         assert heading in table
