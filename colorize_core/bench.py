@@ -48,7 +48,7 @@ from colorize_core.augment import Augment
 from colorize_core.baselines import make_baseline
 from colorize_core.color import denormalize_ab, normalize_ab, normalize_l, split_lab
 from colorize_core.config import ExperimentConfig
-from colorize_core.data import iterate_batches, load_images, make_split, select
+from colorize_core.data import iterate_batches, load_images, make_split, on_device, select
 from colorize_core.datasets import resolve_dataset
 from colorize_core.metrics import image_metrics
 from colorize_core.models import MODELS, build_model
@@ -269,6 +269,8 @@ def bench_train(model_name: str, size: int, repeats: int) -> dict:
     torch.manual_seed(0)
     task = Regression(config, device)
     task.model.train()
+    if device.type == "cuda":  # as training does: the Lab tensors live on the GPU
+        data = on_device(data, device)
     generator = torch.Generator().manual_seed(0)
     batches = iterate_batches(
         data, TRAIN_BATCH, shuffle=True, augment=Augment(), device=device, generator=generator,
