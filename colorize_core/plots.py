@@ -430,7 +430,7 @@ def plot_tradeoff(
     ax = fig.add_subplot()
     ax.plot(sweep["colorfulness_pred"], sweep["delta_e2000"], "o-", color="C3",
             label="classification, T from 1 to " + f"{sweep['temperature'].min():g}")  # fmt: skip
-    for _, row in sweep.iterrows():
+    for _, row in _apart(sweep, pd.concat([sweep, points])).iterrows():
         ax.annotate(f"T={row['temperature']:g}", (row["colorfulness_pred"], row["delta_e2000"]),
                     textcoords="offset points", xytext=(4, 4), fontsize=7, color="C3")  # fmt: skip
     if chosen is not None:
@@ -448,8 +448,21 @@ def plot_tradeoff(
     ax.set(xlabel="Colourfulness of the prediction (Hasler-Suesstrunk, mean per image)",
            ylabel="ΔE2000 (mean per image, lower is better)", title=title)  # fmt: skip
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    fig.legend(fontsize=8, loc="outside lower center", ncols=3)  # never over a point
     return fig
+
+
+def _apart(sweep: pd.DataFrame, everything: pd.DataFrame, gap: float = 0.04) -> pd.DataFrame:
+    """The sweep's rows whose labels would not overprint an earlier one: each at least ``gap``
+    of the plotted range away from every row kept before it, on one axis or the other."""
+    columns = ["colorfulness_pred", "delta_e2000"]
+    scale = (everything[columns].max() - everything[columns].min()).replace(0, 1)
+    kept: list[pd.Series] = []
+    for _, row in sweep.iterrows():
+        position = row[columns] / scale
+        if all(((position - k[columns] / scale).abs() > gap).any() for k in kept):
+            kept.append(row)
+    return pd.DataFrame(kept)
 
 
 def plot_metric_distributions(

@@ -64,7 +64,17 @@ def test_the_tradeoff_figure_shows_the_sweep_the_points_and_the_truth(classifier
     fig = plots.plot_tradeoff(sweep, points, sweep["colorfulness_true"].iloc[0], title="t")
     ax = fig.axes[0]
     assert len(ax.lines) == 1 + len(points) + 1  # the sweep, one marker each, the truth line
-    assert [t.get_text() for t in ax.texts][:2] == ["T=1", "T=0.3"]
+    labels = [t.get_text() for t in ax.texts if t.get_text().startswith("T=")]
+    assert labels[0] == "T=1" and set(labels) <= {"T=1", "T=0.3"}
+
+
+def test_temperature_labels_that_would_overprint_are_left_out():
+    sweep = pd.DataFrame({"temperature": [1.0, 0.5, 0.1], "colorfulness_pred": [0.0, 0.1, 10.0],
+                          "delta_e2000": [5.0, 5.01, 8.0]})  # fmt: skip
+    points = pd.DataFrame({"predictor": ["gray"], "colorfulness_pred": [0.0], "delta_e2000": [9]})
+    fig = plots.plot_tradeoff(sweep, points, 12.0)
+    labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("T=")]
+    assert labels == ["T=1", "T=0.1"]  # T=0.5 would sit on T=1's label
 
 
 def test_the_tradeoff_figure_rings_the_chosen_temperature(classifier_and_data):
