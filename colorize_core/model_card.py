@@ -82,9 +82,13 @@ def render_card(
     data = config.data
     spec = DATASETS.get(data.dataset)
     model = config.model
-    head = model.head
+    head, t = f"{model.head} head", config.train
+    loss = f"`{t.loss}`"
     if model.head == "classification":
         head += f", decoded at T = {model.temperature:g}"
+        loss = f"class-rebalanced cross-entropy over the ab bins (rebalance {t.rebalance:g})"
+    if t.adversarial:
+        loss += f" and the PatchGAN critic (lambda {t.gan_lambda:g})"
     augmentation = "none"
     if data.augment:
         augmentation = "horizontal flips only" if data.flip_only else "flips, rotations and crops"
@@ -96,14 +100,14 @@ def render_card(
 notebook.
 
 ## Model
-- Architecture: `{model.model}` ({parameters:,} parameters), {head} head.
+- Architecture: `{model.model}` ({parameters:,} parameters), {head}.
 - File: `{name}.safetensors`, float16, {file_bytes / 1e6:.2f} MB, SHA-256 `{sha256}` (checked at
   every load).
 - Input: the photo's L at {data.image_size} px on the shorter side; the predicted ab is upsampled
   to the photo's full resolution and joined with its own L.
 
 ## Data
-- `{data.dataset}`: {spec.description if spec else data.dataset}; {subset} at
+- `{data.dataset}`: {spec.description.rstrip(".") if spec else data.dataset}; {subset} at
   {data.image_size} px, split 70/15/15 by seed {config.seed}; training augmentation:
   {augmentation}.
 - Source and licence: {spec.citation if spec else "a folder of the user's images"}
@@ -111,8 +115,8 @@ notebook.
 ## Training
 - Command: `{command}`
 - Commit `{commit}`, on {machine}; {epochs}; training took {train_seconds / 60:.0f} min.
-- Loss `{config.train.loss}`, optimiser `{config.train.optimizer}`, lr {config.train.lr:g},
-  schedule `{config.train.scheduler}`, batch {config.train.batch_size}.
+- Loss {loss}, optimiser `{t.optimizer}`, lr {t.lr:g}, schedule `{t.scheduler}`, batch
+  {t.batch_size}.
 
 ## Test metrics
 Mean over the test images [bootstrap 95% CI], the predicted photo being the true L with the

@@ -30,6 +30,7 @@ from colorize_core.train import build_predictor
 
 FORMAT = "colorize-model"
 VERSION = "1"
+METADATA_KEY = "colorize"  # the safetensors metadata entry holding our JSON header
 SUFFIX = ".safetensors"
 _CHUNK = 1 << 20
 
@@ -63,8 +64,10 @@ def write_model_file(
         .contiguous()
         for name, tensor in model.state_dict().items()
     }
-    metadata = {**(notes or {}), "format": FORMAT, "version": VERSION}
-    metadata["config"] = json.dumps(config.to_dict())
+    header = {**(notes or {}), "format": FORMAT, "version": VERSION, "config": config.to_dict()}
+    # one metadata key: safetensors writes several in a random order, and the same model must
+    # always give the same bytes (and SHA-256)
+    metadata = {METADATA_KEY: json.dumps(header, sort_keys=True)}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(handle)
@@ -77,8 +80,9 @@ def write_model_file(
     return file_sha256(path)
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The string metadata of a model file of ours; ``CheckpointError`` for anything else."""
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The header of a model file of ours (format, version, config, notes);
+    ``CheckpointError`` for anything else."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
@@ -90,16 +94,20 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
             f"{path} is not a readable safetensors file: corrupt, truncated or another format "
             f"({error})"
         ) from error
-    if metadata.get("format") != FORMAT or "config" not in metadata:
+    try:
+        header = json.loads(metadata[METADATA_KEY])
+    except (KeyError, ValueError):
+        header = {}
+    if not isinstance(header, dict) or header.get("format") != FORMAT or "config" not in header:
         raise CheckpointError(
             f"{path} is a safetensors file but not a colorize model (no '{FORMAT}' marker); "
             "write one with `colorize export RUN -o model.safetensors`"
         )
-    if metadata.get("version") != VERSION:
+    if header.get("version") != VERSION:
         raise CheckpointError(
-            f"{path} is model file version {metadata.get('version')}; this code reads {VERSION}"
+            f"{path} is model file version {header.get('version')}; this code reads {VERSION}"
         )
-    return metadata
+    return header
 
 
 def read_model_file(
@@ -113,9 +121,9 @@ def read_model_file(
             f"{path} has SHA-256 {actual}, expected {sha256}: the file is damaged or was "
             "replaced; reinstall the package (pip install --force-reinstall) or restore it"
         )
-    metadata = read_metadata(path)
+    header = read_metadata(path)
     try:
-        config = ExperimentConfig.from_dict(json.loads(metadata["config"]))
+        config = ExperimentConfig.from_dict(header["config"])
         model = build_predictor(config.model)
         with safe_open(path, framework="pt") as handle:
             state = {name: handle.get_tensor(name) for name in handle.keys()}

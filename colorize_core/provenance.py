@@ -34,6 +34,11 @@ def git_commit() -> str | None:
     return f"{commit}-dirty" if changed else commit or None
 
 
+# The code this process runs is the code it imported: a long notebook keeps running the modules
+# it loaded even when the checkout moves on, so results name the commit at import, not at the end.
+COMMIT_AT_IMPORT = git_commit()
+
+
 def cpu_name() -> str:
     """The processor's model name (Linux: /proc/cpuinfo), else what ``platform`` knows. CPU
     timings only compare between machines that share it (and its native bf16, or lack of it)."""
@@ -55,8 +60,8 @@ def describe_cpu(origin: dict) -> str | None:
 
 
 def provenance(device: str | torch.device = "cpu") -> dict:
-    """Commit, time, host, CPU (model, vector extension, native bf16), GPU, thread count and
-    package versions, as a JSON-ready dict."""
+    """Commit (``COMMIT_AT_IMPORT``), time, host, CPU (model, vector extension, native bf16),
+    GPU, thread count and package versions, as a JSON-ready dict."""
     versions = {}
     for name in _PACKAGES:
         try:
@@ -65,7 +70,7 @@ def provenance(device: str | torch.device = "cpu") -> dict:
             versions[name] = None
     device = torch.device(device)
     return {
-        "commit": git_commit(),
+        "commit": COMMIT_AT_IMPORT,
         "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "host": platform.node(),
         "platform": platform.platform(),

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from colorize_core.provenance import git_commit, provenance
+from colorize_core.provenance import COMMIT_AT_IMPORT, git_commit, provenance
 from colorize_core.train import cpu_has_bf16, use_bf16
 
 if sys.version_info >= (3, 11):
@@ -51,6 +51,7 @@ def test_provenance_names_the_checked_out_commit():
     commit = git_commit()
     assert commit is not None and len(head) == 12
     assert commit in (head, f"{head}-dirty")
+    assert provenance()["commit"] == COMMIT_AT_IMPORT == commit  # the code imported is HEAD's
 
 
 def test_provenance_names_the_cpu_and_whether_training_used_bf16_on_it():

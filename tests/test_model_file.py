@@ -1,7 +1,6 @@
 """Portable model files (safetensors + config), `colorize export` and its ONNX form, and the
 shipped-model registry's hash check."""
 
-import json
 import pickle
 from pathlib import Path
 
@@ -74,8 +73,10 @@ def test_model_file_round_trip_keeps_config_and_predictions(runs, tmp_path, head
 def test_model_file_is_float16_and_small(runs, tmp_path):
     model, config = load_model(runs["regression"])
     write_model_file(model, config, tmp_path / "m.safetensors")
-    header = json.loads(read_metadata(tmp_path / "m.safetensors")["config"])
+    header = read_metadata(tmp_path / "m.safetensors")["config"]
     assert ExperimentConfig.from_dict(header) == config
+    again = write_model_file(model, config, tmp_path / "again.safetensors")
+    assert again == file_sha256(tmp_path / "m.safetensors")  # the same model, the same bytes
     float32_bytes = sum(t.numel() * 4 for t in model.state_dict().values() if t.is_floating_point())
     assert (tmp_path / "m.safetensors").stat().st_size < 0.6 * float32_bytes
 

@@ -74,11 +74,16 @@ def main() -> None:
     parser.add_argument("name", choices=shipped.SHIPPED_NAMES)
     parser.add_argument("--run", help="an existing run folder (default: train the recipe)")
     parser.add_argument("--results", default=str(ROOT / "results" / "shipped"))
+    parser.add_argument("--trained-by", help="with --run: the command that trained it")
+    parser.add_argument("--commit", help="with --run: the commit it trained at, where its "
+                        "metrics.json names a later one (re-evaluated)")  # fmt: skip
     args = parser.parse_args()
 
     if args.run:
         run_dir = Path(args.run)
         command = f"python tools/ship_model.py {args.name} --run {args.run}"
+        if args.trained_by:
+            command = f"{args.trained_by}`, then `{command}"
     else:
         config = ExperimentConfig.from_params(**FACES, output_dir=args.results)
         run_dir = run_experiment(config, resume=True).config.run_dir
@@ -86,8 +91,9 @@ def main() -> None:
     model, config = load_model(run_dir)
     facts = json.loads((run_dir / "metrics.json").read_text())
     origin = facts["provenance"]
+    commit = args.commit or origin["commit"]
     path = SHIPPED_DIR / shipped.SHIPPED[args.name].file
-    notes = {"source_run": config.name, "commit": facts["provenance"]["commit"]}
+    notes = {"source_run": config.name, "commit": commit}
     digest = write_model_file(model, config, path, notes=notes)
     started = time.perf_counter()
     read_model_file(path, digest)
@@ -100,7 +106,7 @@ def main() -> None:
         file_bytes=path.stat().st_size,
         sha256=digest,
         command=command,
-        commit=facts["provenance"]["commit"],
+        commit=commit,
         machine=f"{describe_cpu(origin) or 'an unrecorded CPU'}, {origin['cpu_threads']} threads",
         train_seconds=facts["train_seconds"],
         epochs=f"{facts['epochs']} epochs, weights of epoch {facts['best_epoch']}",
