@@ -34,13 +34,13 @@ SHIPPED: dict[str, ShippedModel] = {
         ShippedModel(
             name="scenes",
             file="scenes.safetensors",
-            sha256="",
+            sha256="e8facbbe88d42033b8f500a2c795884d6957e7e20bdbf66607a136628bd0f15d",
             summary="outdoor scenes (landscapes: sky, water, grass, mountains, streets)",
         ),
         ShippedModel(
             name="faces",
             file="faces.safetensors",
-            sha256="",
+            sha256="8592e56cd3700d0835f8fa5391a4fffd7ffa3c376f1018b2eb6e05201fbae53b",
             summary="portraits and faces in everyday photos",
         ),
     )
