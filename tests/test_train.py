@@ -281,10 +281,10 @@ def test_init_from_starts_adversarial_fine_tuning_from_a_pretrained_run(tmp_path
     starts = []
     original = train_module.Adversarial.train_step
 
-    def first_step(self, lightness, ab):
+    def first_step(self, lightness, ab, weight=1.0):
         if not starts:
             starts.append(weights(self.model))
-        return original(self, lightness, ab)
+        return original(self, lightness, ab, weight)
 
     train_module.Adversarial.train_step = first_step
     try:
