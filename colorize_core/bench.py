@@ -313,10 +313,9 @@ def _ddp_rate(size: int, images: int, processes: int, threads: int, folder: Path
     options = ["--name", name, "--output-dir", str(folder), "--dataset", "faces", "--model",
                "unet", "--image-size", str(size), "--limit", str(images), "--epochs",
                str(DDP_EPOCHS), "--batch-size", str(TRAIN_BATCH), "--device", "cpu"]  # fmt: skip
-    command = [sys.executable, "-m", "colorize_core.train_command", *options]
-    if processes > 1:
-        command[1:3] = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                        str(processes), "-m", "colorize_core.train_command"]  # fmt: skip
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+    command = [sys.executable, *(launcher if processes > 1 else []), "-m",
+               "colorize_core.train_command", *options]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "COLORIZE_PROGRESS": "0"}
     subprocess.run(command, env=env, check=True, capture_output=True)
     history = json.loads((folder / name / "history.json").read_text())

@@ -667,6 +667,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def device_argument(parser: argparse.ArgumentParser, name: str) -> torch.device:
+    """``--device NAME`` as a torch device, or a usage error (exit 2) that says why."""
+    try:
+        device = pick_device(name)
+    except RuntimeError as error:
+        parser.error(f"--device {name}: {error}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {name}: no CUDA GPU is available")
+    return device
+
+
 SUBCOMMANDS = ("export", "serve")  # `colorize export ...`, `colorize serve ...`
 
 
@@ -686,12 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--size must be a positive multiple of {SIZE_MULTIPLE}, got {args.size}")
     if args.format and output_format(args.format) is None:
         parser.error(f"--format {args.format}: Pillow cannot write that; try png, jpg, webp, tif")
-    try:
-        device = pick_device(args.device)
-    except RuntimeError as error:
-        parser.error(f"--device {args.device}: {error}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error(f"--device {args.device}: no CUDA GPU is available")
+    device = device_argument(parser, args.device)
 
     from tqdm.contrib.logging import logging_redirect_tqdm
 

@@ -500,12 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     for source in args.checkpoint:
         if not Path(source).exists():
             parser.error(f"--checkpoint {source}: no such file or folder")
-    try:
-        device = pick_device(args.device)
-    except RuntimeError as error:
-        parser.error(f"--device {args.device}: {error}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error(f"--device {args.device}: no CUDA GPU is available")
+    device = infer.device_argument(parser, args.device)
     models = model_choices(args.checkpoint)
     if args.host not in (DEFAULT_HOST, "localhost", "::1"):
         print(f"colorize serve: warning: anyone who can reach {args.host} can use the page")

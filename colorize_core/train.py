@@ -473,6 +473,10 @@ def fit(
         if improved:
             best_loss, best_epoch = val_loss, epoch + 1
 
+        saved_epoch = epoch + 1
+        if not world.is_main:  # rank 0 alone writes; every rank holds the same weights
+            continue
+
         # checkpoint, log
         state = {
             "config": config.to_dict(),
@@ -485,9 +489,6 @@ def fit(
             "best_loss": best_loss,
             "best_epoch": best_epoch,
         }
-        saved_epoch = epoch + 1
-        if not world.is_main:
-            continue
         # best.pt before last.pt: a kill between the two leaves last.pt one epoch behind, and a
         # resume redoes that epoch (deterministically) instead of trusting a stale best.pt
         if improved:
