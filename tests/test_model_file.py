@@ -125,6 +125,12 @@ def test_export_refuses_to_overwrite_and_names_unusable_runs(runs, tmp_path, cap
     with pytest.raises(SystemExit) as exit_info:
         infer.main(["export", str(runs["regression"]), "-o", str(out)])
     assert exit_info.value.code == 2 and out.read_bytes() == b"keep me"
+    model_path = tmp_path / "m.safetensors"
+    assert infer.main(["export", str(runs["regression"]), "-o", str(model_path)]) == 0
+    before = model_path.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:  # an output never replaces its input
+        infer.main(["export", str(model_path), "-o", str(model_path), "--overwrite"])
+    assert exit_info.value.code == 2 and model_path.read_bytes() == before
     (tmp_path / "notes.pt").write_text("not a checkpoint")
     assert infer.main(["export", str(tmp_path / "notes.pt"), "-o", str(tmp_path / "x.onnx"),
                        "--onnx"]) == 2  # fmt: skip
