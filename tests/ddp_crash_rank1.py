@@ -4,7 +4,8 @@ validation, while rank 0 waits for it in a collective: torchrun must end both, f
 import os
 import sys
 
-from colorize_core import train, train_command
+from colorize_core.runs import train_command
+from colorize_core.training import fit
 
 
 def fail(*args, **kwargs):
@@ -13,5 +14,5 @@ def fail(*args, **kwargs):
 
 if __name__ == "__main__":
     if os.environ.get("RANK") == "1":
-        train.validation_loss = fail
+        fit.validation_loss = fail
     sys.exit(train_command.main(sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""colorize_core.ab_bins against scikit-image, SciPy and numpy, computed here.
+"""colorize_core.data.ab_bins against scikit-image, SciPy and numpy, computed here.
 
 The bin set is checked against the rule recomputed independently (scikit-image's rgb2lab of the
 sRGB cube's faces, SciPy's Chebyshev k-d tree); nearest bins against a float64 k-d tree, with
@@ -15,7 +15,7 @@ from scipy.spatial.distance import cdist
 from scipy.special import softmax
 from skimage.color import rgb2lab
 
-from colorize_core.ab_bins import (
+from colorize_core.data.ab_bins import (
     ab_bins,
     bin_prior,
     decode_annealed,
@@ -25,7 +25,7 @@ from colorize_core.ab_bins import (
     soft_encode,
     soft_encode_sparse,
 )
-from colorize_core.color import rgb_to_lab
+from colorize_core.data.color import rgb_to_lab
 
 GRID = 10.0
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from colorize_core.baselines import BASELINES, make_baseline
-from colorize_core.color import normalize_ab
+from colorize_core.data.color import normalize_ab
+from colorize_core.evaluation.baselines import BASELINES, make_baseline
 
 
 @pytest.fixture()

@@ -3,8 +3,8 @@ asserted: CI machines vary)."""
 
 import json
 
-from colorize_core import bench
-from colorize_core.metrics import METRICS
+from colorize_core.apps import bench
+from colorize_core.evaluation.metrics import METRICS
 
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from skimage.color import lab2rgb, rgb2lab
 
-from colorize_core import color
+from colorize_core.data import color
 
 
 def to_nchw(array: np.ndarray) -> torch.Tensor:

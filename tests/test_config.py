@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from colorize_core.config import ExperimentConfig, kind_grid, with_variants
+from colorize_core.training.config import ExperimentConfig, kind_grid, with_variants
 
 
 def test_flat_parameters_go_to_their_parts():

@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 from skimage.color import rgb2lab
 
-from colorize_core import data as data_module
-from colorize_core import images
-from colorize_core.augment import Augment
-from colorize_core.data import iterate_batches, load_images, make_split, select
-from colorize_core.datasets import DatasetError
+from colorize_core.data import images
+from colorize_core.data.augment import Augment
+from colorize_core.data.cache import load_images
+from colorize_core.data.datasets import DatasetError
+from colorize_core.data.split import Split, iterate_batches, make_split, select
 
 
 def pattern(size: int, seed: int) -> np.ndarray:
@@ -206,7 +206,7 @@ def test_split_is_seeded_disjoint_and_complete(faces):
 def test_split_saves_and_loads(faces, tmp_path):
     split = make_split(faces.files, seed=3)
     split.save(tmp_path / "split.json")
-    assert data_module.Split.load(tmp_path / "split.json") == split
+    assert Split.load(tmp_path / "split.json") == split
     test = select(faces, split, "test")
     assert test.files == split.test
     with pytest.raises(ValueError, match="unknown split"):

@@ -18,9 +18,8 @@ import PIL
 import pytest
 from PIL import Image
 
-from colorize_core import datasets, experiment
-from colorize_core.config import ExperimentConfig
-from colorize_core.datasets import (
+from colorize_core.data import datasets
+from colorize_core.data.datasets import (
     DATASETS,
     DatasetError,
     DatasetSpec,
@@ -37,6 +36,8 @@ from colorize_core.datasets import (
     verify_dataset,
     write_manifest,
 )
+from colorize_core.runs import experiment
+from colorize_core.training.config import ExperimentConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 FACES = SHARED / "faces" / "images"
@@ -174,7 +175,7 @@ def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert default_data_dir() == tmp_path / "home" / "data"
     monkeypatch.delenv("COLORIZE_HOME")
     # The tests run from a source checkout, so its data/ is the default.
-    assert default_data_dir() == Path(datasets.__file__).resolve().parents[1] / "data"
+    assert default_data_dir() == Path(datasets.__file__).resolve().parents[2] / "data"
 
 
 def test_resolve_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path) -> None:
@@ -202,7 +203,7 @@ def test_resolve_real_data_via_colorize_data(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("COLORIZE_DATA", str(SHARED))
-    with caplog.at_level(logging.INFO, logger="colorize_core.datasets"):
+    with caplog.at_level(logging.INFO, logger="colorize_core.data.datasets"):
         assert resolve_dataset("cifar10", download=False) == SHARED / "cifar10" / "images"
     assert "COLORIZE_DATA" in caplog.text
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from colorize_core import distributed, launch
-from colorize_core.checkpoint import load_checkpoint
-from colorize_core.config import ExperimentConfig
-from colorize_core.experiment import run_experiment
+from colorize_core.runs import launch
+from colorize_core.runs.experiment import run_experiment
+from colorize_core.training import distributed
+from colorize_core.training.checkpoint import load_checkpoint
+from colorize_core.training.config import ExperimentConfig
 
 PARAMS = dict(
     dataset="faces", image_size=32, limit=64, model="unet", model_kwargs={"base": 8},
@@ -128,7 +129,7 @@ def test_batches_are_shared_out_whole_and_weighted_by_size():
 
 
 def test_colorize_train_takes_flat_options_and_config_files(tmp_path, capsys):
-    from colorize_core import train_command
+    from colorize_core.runs import train_command
 
     args = train_command.build_parser().parse_args(
         ["--dataset", "faces", "--image-size", "32", "--no-augment", "--model-kwargs",

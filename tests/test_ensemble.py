@@ -10,11 +10,12 @@ import torch
 from test_train import tiny_config  # pytest puts tests/ on sys.path
 from torch import nn
 
-from colorize_core import report
-from colorize_core.checkpoint import CheckpointError
-from colorize_core.ensemble import Ensemble
-from colorize_core.evaluate import evaluate
-from colorize_core.experiment import load_model, run_experiment
+from colorize_core.evaluation.evaluate import evaluate
+from colorize_core.models.ensemble import Ensemble
+from colorize_core.reporting import report
+from colorize_core.runs.experiment import run_experiment
+from colorize_core.training.checkpoint import CheckpointError
+from colorize_core.training.loading import load_model
 
 
 class Ramp(nn.Module):

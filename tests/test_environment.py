@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from colorize_core.provenance import COMMIT_AT_IMPORT, git_commit, provenance
-from colorize_core.train import cpu_has_bf16, use_bf16
+from colorize_core.training.device import cpu_has_bf16, use_bf16
+from colorize_core.training.provenance import COMMIT_AT_IMPORT, git_commit, provenance
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -9,20 +9,21 @@ from scipy.spatial.distance import cdist, jensenshannon
 from skimage.color import deltaE_ciede2000, lab2rgb
 from skimage.metrics import structural_similarity
 
-from colorize_core.ab_bins import ab_bins
-from colorize_core.baselines import make_baseline
-from colorize_core.color import denormalize_ab, normalize_l, split_lab
-from colorize_core.config import ExperimentConfig
-from colorize_core.data import load_images, make_split, select
-from colorize_core.evaluate import (
+from colorize_core.data.ab_bins import ab_bins
+from colorize_core.data.cache import load_images
+from colorize_core.data.color import denormalize_ab, normalize_l, split_lab
+from colorize_core.data.split import make_split, select
+from colorize_core.evaluation.baselines import make_baseline
+from colorize_core.evaluation.evaluate import (
     AbHistograms,
     evaluate,
     long_summary,
     paired_difference,
     summarize,
 )
-from colorize_core.metrics import METRICS, SPLIT_METRICS
-from colorize_core.report import Run, metric_table, validation_table
+from colorize_core.evaluation.metrics import METRICS, SPLIT_METRICS
+from colorize_core.reporting.report import Run, metric_table, validation_table
+from colorize_core.training.config import ExperimentConfig
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from colorize_core.ab_bins import ab_bins
-from colorize_core.color import AB_SCALE, normalize_ab
-from colorize_core.config import ExperimentConfig
-from colorize_core.data import load_images, make_split
-from colorize_core.experiment import decode_at, load_model, run_experiment
+from colorize_core.data.ab_bins import ab_bins
+from colorize_core.data.cache import load_images
+from colorize_core.data.color import AB_SCALE, normalize_ab
+from colorize_core.data.split import make_split
 from colorize_core.models import build_model
 from colorize_core.models.heads import BinClassifier, classification_backbone, with_head
-from colorize_core.train import Classification, build_predictor
+from colorize_core.runs.experiment import decode_at, run_experiment
+from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.fit import Classification
+from colorize_core.training.loading import build_predictor, load_model
 
 
 @pytest.mark.parametrize(("name", "kwargs"), [("unet", {"base": 8}), ("conv_ae", {"base": 8})])

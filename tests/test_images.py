@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorize_core import data, images
+from colorize_core.data import images
+from colorize_core.data.cache import load_images
 
 
 def colour_pattern(size: int = 32) -> np.ndarray:
@@ -149,7 +150,7 @@ def test_a_dataset_logs_its_multi_frame_training_images(tmp_path, caplog):
     frames[0].save(folder / "moving.gif", save_all=True, append_images=frames[1:])
     Image.fromarray(colour_pattern()).save(folder / "still.png")
     with caplog.at_level(logging.WARNING, logger=images.__name__):
-        loaded = data.load_images(f"folder:{folder}", 32, cache_dir=tmp_path / "cache")
+        loaded = load_images(f"folder:{folder}", 32, cache_dir=tmp_path / "cache")
     assert len(loaded) == 2  # still used: its first frame
     warned = [r.getMessage() for r in caplog.records if r.name == images.__name__]
     assert len(warned) == 1 and "moving.gif" in warned[0] and "2 frames" in warned[0]

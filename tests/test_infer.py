@@ -15,16 +15,18 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from colorize_core import images, infer, photo_notebook
-from colorize_core.checkpoint import (
+from colorize_core.apps import infer, photo_notebook
+from colorize_core.data import images
+from colorize_core.data.color import rgb_to_lab
+from colorize_core.runs.experiment import run_experiment
+from colorize_core.training.checkpoint import (
     CheckpointError,
     best_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
-from colorize_core.color import rgb_to_lab
-from colorize_core.config import ExperimentConfig
-from colorize_core.experiment import load_model, run_experiment
+from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.loading import load_model
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "colorize_your_photos.ipynb"
 # Output L against input L: only the 8-bit rounding of the rebuilt RGB, since colours outside sRGB
@@ -232,7 +234,7 @@ def test_foreign_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="notes.txt"):
         infer.load_colorizer(tmp_path / "notes.txt")
     Image.fromarray(photo(20, 20)).save(tmp_path / "a.png")
-    command = [sys.executable, "-m", "colorize_core.infer", str(tmp_path / "a.png")]
+    command = [sys.executable, "-m", "colorize_core.apps.infer", str(tmp_path / "a.png")]
     command += ["--checkpoint", str(tmp_path / "foreign.pt"), "-o", str(tmp_path / "out")]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 2
@@ -486,7 +488,7 @@ def test_notebook_committed_without_outputs_and_one_parameters_cell():
 def test_notebook_runs_headless(tmp_path):
     import papermill
 
-    from colorize_core import suite
+    from colorize_core.reporting import suite
 
     run = tiny_run(tmp_path / "results", "cnn8", 8)
     photos = tmp_path / "photos"

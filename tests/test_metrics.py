@@ -1,4 +1,4 @@
-"""colorize_core.metrics against scikit-image, scikit-learn and numpy, computed here.
+"""colorize_core.evaluation.metrics against scikit-image, scikit-learn and numpy, computed here.
 
 Tolerances, float32 metrics against float64 references (measured maximum on 16 faces x 6 kinds of
 prediction in brackets):
@@ -29,9 +29,9 @@ from scipy.spatial.distance import cdist, jensenshannon
 from skimage.color import deltaE_cie76, deltaE_ciede2000
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from colorize_core import metrics, reference_metrics
-from colorize_core.ab_bins import ab_bins, bin_prior
-from colorize_core.color import join_lab, lab_to_rgb, rgb_to_lab, split_lab
+from colorize_core.data.ab_bins import ab_bins, bin_prior
+from colorize_core.data.color import join_lab, lab_to_rgb, rgb_to_lab, split_lab
+from colorize_core.evaluation import metrics, reference_metrics
 
 N_REAL = 6
 KEYS = [

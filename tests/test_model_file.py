@@ -10,13 +10,15 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from colorize_core import export, infer, shipped
-from colorize_core.checkpoint import CheckpointError
-from colorize_core.color import rgb_to_lab
-from colorize_core.config import ExperimentConfig
-from colorize_core.datasets import resolve_dataset
-from colorize_core.experiment import load_model, run_experiment
-from colorize_core.model_file import (
+from colorize_core.apps import export, infer
+from colorize_core.data.color import rgb_to_lab
+from colorize_core.data.datasets import resolve_dataset
+from colorize_core.runs.experiment import run_experiment
+from colorize_core.training import shipped
+from colorize_core.training.checkpoint import CheckpointError
+from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.loading import load_model
+from colorize_core.training.model_file import (
     file_sha256,
     read_metadata,
     read_model_file,

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from colorize_core.color import normalize_ab, normalize_l, rgb_to_lab, split_lab
+from colorize_core.data.color import normalize_ab, normalize_l, rgb_to_lab, split_lab
 from colorize_core.models import (
     MODELS,
     build_model,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from colorize_core.profiles import NOTEBOOKS, PROFILES, notebook_parameters
+from colorize_core.reporting.profiles import NOTEBOOKS, PROFILES, notebook_parameters
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 

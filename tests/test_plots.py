@@ -12,10 +12,10 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image, JpegImagePlugin
 
-from colorize_core import plots
-from colorize_core.color import rgb_to_lab
-from colorize_core.data import LabImages
-from colorize_core.evaluate import Evaluation, long_summary
+from colorize_core.data.cache import LabImages
+from colorize_core.data.color import rgb_to_lab
+from colorize_core.evaluation.evaluate import Evaluation, long_summary
+from colorize_core.reporting import plots
 
 N, SIZE = 4, 16
 

@@ -6,9 +6,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from colorize_core import report
-from colorize_core.config import ExperimentConfig
-from colorize_core.experiment import run_experiment
+from colorize_core.reporting import report
+from colorize_core.runs.experiment import run_experiment
+from colorize_core.training.config import ExperimentConfig
 
 SAFE = re.compile(r"[A-Za-z0-9._-]+")
 

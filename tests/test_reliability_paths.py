@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from colorize_core import suite
+from colorize_core.reporting import suite
 
 VARIABLES = ("COLORIZE_DATA", "COLORIZE_CACHE", "COLORIZE_HOME")
 

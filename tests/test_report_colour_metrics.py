@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from colorize_core import report
-from colorize_core.config import ExperimentConfig
-from colorize_core.evaluate import AbHistograms, Evaluation
-from colorize_core.experiment import run_experiment
+from colorize_core.evaluation.evaluate import AbHistograms, Evaluation
+from colorize_core.reporting import report
+from colorize_core.runs.experiment import run_experiment
+from colorize_core.training.config import ExperimentConfig
 
 NEW = ["auc_ab_rebalanced", "ab_js_divergence"]
 CELL = re.compile(r"(\S+) \[(\S+), (\S+)\]")  # report._cell: "mean [ci_low, ci_high]"

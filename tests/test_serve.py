@@ -24,10 +24,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from colorize_core import serve
-from colorize_core.color import rgb_to_lab
-from colorize_core.config import ExperimentConfig
-from colorize_core.train import build_predictor
+from colorize_core.apps import serve
+from colorize_core.data.color import rgb_to_lab
+from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.loading import build_predictor
 
 MAX_DL = 1.0  # Lab units: the page keeps the upload's own L, up to 8-bit rounding
 WIDTH, HEIGHT = 90, 62  # not multiples of 8, so a resize slip shows in the download's size

@@ -9,10 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from colorize_core import export, photo_notebook, shipped
-from colorize_core.color import rgb_to_lab
-from colorize_core.datasets import resolve_dataset
-from colorize_core.model_file import file_sha256
+from colorize_core.apps import export, photo_notebook
+from colorize_core.data.color import rgb_to_lab
+from colorize_core.data.datasets import resolve_dataset
+from colorize_core.training import shipped
+from colorize_core.training.model_file import file_sha256
 
 MAX_BYTES = 5_000_000  # the cap per shipped file
 ONNX_AB = 0.5  # the bound on |ab difference| between ONNX and PyTorch, Lab units
@@ -50,7 +51,7 @@ def test_onnx_export_of_each_shipped_model_matches_pytorch_on_real_photos(name, 
 def test_colorize_works_out_of_the_box_with_the_default_and_each_model(tmp_path):
     rgb = real_photos()[0]
     Image.fromarray(rgb).save(tmp_path / "photo.png")
-    command = [sys.executable, "-m", "colorize_core.infer", str(tmp_path / "photo.png")]
+    command = [sys.executable, "-m", "colorize_core.apps.infer", str(tmp_path / "photo.png")]
     for extra, folder in (([], "default"), *((["--model", n], n) for n in shipped.SHIPPED_NAMES)):
         done = subprocess.run([*command, "-o", str(tmp_path / folder), *extra], capture_output=True)
         assert done.returncode == 0, done.stderr

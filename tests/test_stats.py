@@ -1,5 +1,5 @@
-"""colorize_core.stats against scipy.stats.bootstrap, a numpy bootstrap loop and the normal
-approximation, computed here."""
+"""colorize_core.evaluation.stats against scipy.stats.bootstrap, a numpy bootstrap loop and the
+normal approximation, computed here."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import torch
 from scipy import stats as scipy_stats
 from scipy.spatial.distance import jensenshannon
 
-from colorize_core.stats import N_RESAMPLES, bootstrap_ci, bootstrap_pooled, paired_bootstrap_ci
+from colorize_core.evaluation.stats import (
+    N_RESAMPLES,
+    bootstrap_ci,
+    bootstrap_pooled,
+    paired_bootstrap_ci,
+)
 
 
 def _skewed(n: int, seed: int) -> np.ndarray:

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colorize_core import suite
-from colorize_core.metrics import METRICS, SPLIT_METRICS
+from colorize_core.evaluation.metrics import METRICS, SPLIT_METRICS
+from colorize_core.reporting import suite
 
 pytestmark = pytest.mark.notebook
 

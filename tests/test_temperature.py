@@ -4,12 +4,17 @@ import pandas as pd
 import pytest
 import torch
 
-from colorize_core import plots
-from colorize_core.config import ExperimentConfig
-from colorize_core.data import load_images, make_split
-from colorize_core.evaluate import evaluate, evaluate_baselines
-from colorize_core.temperature import choose_temperature, temperature_sweep, tradeoff_points
-from colorize_core.train import build_predictor
+from colorize_core.data.cache import load_images
+from colorize_core.data.split import make_split
+from colorize_core.evaluation.evaluate import evaluate, evaluate_baselines
+from colorize_core.evaluation.temperature import (
+    choose_temperature,
+    temperature_sweep,
+    tradeoff_points,
+)
+from colorize_core.reporting import plots
+from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.loading import build_predictor
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,17 @@ import pytest
 import torch
 from PIL import Image
 
-from colorize_core import report
-from colorize_core import train as train_module
-from colorize_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from colorize_core.config import ExperimentConfig
-from colorize_core.data import load_images, make_split
-from colorize_core.experiment import load_model, run_experiment
-from colorize_core.train import TrainingDiverged, fit, pick_device
+from colorize_core.data.cache import load_images
+from colorize_core.data.split import make_split
+from colorize_core.reporting import report
+from colorize_core.runs.experiment import run_experiment
+from colorize_core.training import device as device_module
+from colorize_core.training import fit as train_module
+from colorize_core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.device import pick_device
+from colorize_core.training.fit import TrainingDiverged, fit
+from colorize_core.training.loading import load_model
 
 # conv_ae at a quarter of its width: the same code paths as the full model, a fraction of the time
 TINY = {
@@ -420,14 +424,15 @@ def test_wandb_off_writes_nothing_and_offline_writes_a_syncable_run(tmp_path, mo
 
 def test_precision_choice(monkeypatch):
     cpu, cuda, mps = (torch.device(d) for d in ("cpu", "cuda", "mps"))
-    assert train_module.use_bf16("float32", cuda) is False
-    assert train_module.use_bf16("bfloat16", cpu) is True
+    assert device_module.use_bf16("float32", cuda) is False
+    assert device_module.use_bf16("bfloat16", cpu) is True
     assert (
-        train_module.use_bf16("auto", cuda) is True and train_module.use_bf16("auto", mps) is False
+        device_module.use_bf16("auto", cuda) is True
+        and device_module.use_bf16("auto", mps) is False
     )
-    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: False)
-    assert train_module.use_bf16("auto", cpu) is False
-    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: True)
-    assert train_module.use_bf16("auto", cpu) is True
+    monkeypatch.setattr(device_module, "cpu_has_bf16", lambda: False)
+    assert device_module.use_bf16("auto", cpu) is False
+    monkeypatch.setattr(device_module, "cpu_has_bf16", lambda: True)
+    assert device_module.use_bf16("auto", cpu) is True
     with pytest.raises(ValueError, match="precision must be one of"):
         ExperimentConfig.from_params(precision="fp8")

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colorize_core.evaluate import AbHistograms, Evaluation, summarize
-from colorize_core.vivid_targets import check_targets
+from colorize_core.evaluation.evaluate import AbHistograms, Evaluation, summarize
+from colorize_core.reporting.vivid_targets import check_targets
 
 N = 40  # images
 RNG = np.random.default_rng(0)

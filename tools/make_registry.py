@@ -1,4 +1,4 @@
-"""Regenerate the manifests ``colorize_core/registry/<name>.csv.gz`` from the shared data sets.
+"""Regenerate the manifests ``colorize_core/data/registry/<name>.csv.gz`` from the shared data sets.
 
 Usage: ``python tools/make_registry.py [DATASETS_DIR]`` (default ``../shared/datasets`` beside the
 repository). Each manifest lists the files and hashes of ``<name>/SHA256SUMS``, in its order, with
@@ -14,11 +14,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from colorize_core.datasets import DATASETS, ManifestEntry, picture_fingerprint, write_manifest
+from colorize_core.data.datasets import DATASETS, ManifestEntry, picture_fingerprint, write_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
-OUT = REPO / "colorize_core" / "registry"
+OUT = REPO / "colorize_core" / "data" / "registry"
 
 OriginOf = Callable[[str], tuple[str, str | None]]  # file -> (origin in the archive, label)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from colorize_core.metrics import METRICS
+from colorize_core.evaluation.metrics import METRICS
 
 COLUMNS = (
     "psnr_ab", "delta_e76", "delta_e2000", "ssim_rgb", "colorfulness_pred", "colorfulness_gap"

@@ -21,7 +21,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from colorize_core import serve
+from colorize_core.apps import serve
 
 WINDOW = (1280, 800)
 WAIT_SECONDS = 300  # a shipped model on the CPU, loaded on first use

@@ -1,10 +1,10 @@
 """Train (or take) a shipped model's run, score it on its test splits, and write it into the
-package: ``colorize_core/shipped/<name>.safetensors`` and its model card ``<name>.md``.
+package: ``colorize_core/training/shipped/<name>.safetensors`` and its model card ``<name>.md``.
 
     python tools/ship_model.py faces                      # trains results/shipped/shipped-faces
     python tools/ship_model.py scenes --run results/cpu/vivid-landscapes-classification
 
-It prints the file's SHA-256 for ``colorize_core/shipped.py`` and how long loading takes.
+It prints the file's SHA-256 for ``colorize_core/training/shipped.py`` and how long loading takes.
 Training resumes where it stopped; a finished run is only re-evaluated.
 """
 
@@ -15,17 +15,18 @@ import json
 import time
 from pathlib import Path
 
-from colorize_core import shipped
-from colorize_core.config import ExperimentConfig
-from colorize_core.evaluate import evaluate, evaluate_baselines
-from colorize_core.experiment import load_data, load_model, run_experiment
-from colorize_core.model_card import TestSplit, render_card
-from colorize_core.model_file import read_model_file, write_model_file
+from colorize_core.evaluation.evaluate import evaluate, evaluate_baselines
 from colorize_core.models import parameter_count
-from colorize_core.provenance import describe_cpu
+from colorize_core.reporting.model_card import TestSplit, render_card
+from colorize_core.runs.experiment import load_data, run_experiment
+from colorize_core.training import shipped
+from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.loading import load_model
+from colorize_core.training.model_file import read_model_file, write_model_file
+from colorize_core.training.provenance import describe_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_DIR = ROOT / "colorize_core" / "shipped"
+SHIPPED_DIR = ROOT / "colorize_core" / "training" / "shipped"
 
 # faces: in-the-wild faces, so the model meets varied light, pose and background; standard
 # augmentation (faces in users' photos are not aligned); 64 px and 10 epochs fit about half an

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorize_core import export, infer, shipped
-from colorize_core.color import rgb_to_lab
-from colorize_core.datasets import resolve_dataset
+from colorize_core.apps import export, infer
+from colorize_core.data.color import rgb_to_lab
+from colorize_core.data.datasets import resolve_dataset
+from colorize_core.training import shipped
 
 
 def median_seconds(work, repeats: int) -> float:

@@ -1,4 +1,4 @@
-"""Model registry: every architecture maps L / 100 (N, 1, H, W) to ab / 128 (N, 2, H, W).
+"""Stage 2, models. The registry: every architecture maps L / 100 to ab / 128, (N, C, H, W).
 
 One architecture per file (``conv_ae``, ``gan``, ``cnn8``, ``unet``); each registers a small factory
 here with ``@register(name)``, and ``build_model(name, **kwargs)`` builds one by name. The factories

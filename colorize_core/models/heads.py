@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorize_core.ab_bins import ab_bins, decode_annealed
-from colorize_core.color import AB_SCALE
+from colorize_core.data.ab_bins import ab_bins, decode_annealed
+from colorize_core.data.color import AB_SCALE
 
 HEADS = ("regression", "classification")
 PAPER_TEMPERATURE = 0.38  # Zhang et al.'s annealed-mean temperature

@@ -1,0 +1,2 @@
+"""Stage 7, apps: what people run on their own photos (``colorize``, ``colorize serve``,
+``colorize export``, the photo notebook's helpers) and the benchmark."""

@@ -1,0 +1,513 @@
+"""The ``colorize serve`` web page: upload or drop a photo, choose a model, see the photo gray,
+colourised and (if it was uploaded in colour) as uploaded, side by side, and download the
+colourised photo at full resolution as a PNG.
+
+We chose FastAPI + uvicorn over Gradio: a small dependency set that works offline, a stable DOM
+for browser tests, and a page that shows inline in JupyterLab as an IFrame (``show_in_notebook``).
+
+The page is one self-contained HTML document (inline CSS and JS, nothing from the internet). Its
+script POSTs the photo's bytes as the request body to ``api/colorize?model=NAME&name=FILE``
+(``curl --data-binary @photo.jpg 'http://127.0.0.1:7860/api/colorize?model=NAME'`` works too)
+and shows the JSON answer: links to the display panels and to the full-resolution PNG. URLs are
+relative, so the page also works behind a proxy prefix (jupyter-server-proxy).
+
+Limits, since anyone who can reach the port can upload (the page has no authentication):
+
+- the server binds ``DEFAULT_HOST`` (127.0.0.1, this machine only) unless told otherwise;
+- an upload over ``MAX_UPLOAD_BYTES`` is refused while it is read (413), before any decoding;
+- an image over ``MAX_PIXELS`` is refused from its header (413), before its pixels are decoded;
+- only ``ACCEPTED_FORMATS`` are decoded: anything else is 415, a broken image 422;
+- one photo is decoded and colourised at a time, on a single worker thread (never two models at
+  once); at most ``MAX_WAITING`` requests wait for it, more get 503;
+- nothing is written to disk: results stay in memory under a random id, least recently used
+  dropped beyond ``RESULT_MEMORY`` bytes (the newest always kept); a dropped result's links
+  answer 404.
+
+Every error is a JSON ``{"error": "..."}`` with a 4xx or 5xx status, which the page shows in its
+``#error`` element. Models are loaded on first use, once, and stay in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import html
+import io
+import re
+import secrets
+import sys
+import textwrap
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from PIL import Image, ImageOps, UnidentifiedImageError
+from starlette.exceptions import HTTPException
+
+from colorize_core.apps import infer
+from colorize_core.data import images
+from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.device import pick_device
+from colorize_core.training.shipped import SHIPPED_NAMES, load_shipped
+
+Loader = Callable[[], tuple[torch.nn.Module, ExperimentConfig]]
+
+DEFAULT_HOST = "127.0.0.1"  # no authentication, so only this machine by default
+DEFAULT_PORT = 7860  # the usual port of local ML demos
+MAX_UPLOAD_BYTES = 20_000_000  # a 40-megapixel JPEG at high quality is about 15 MB
+MAX_PIXELS = 40_000_000  # input + output alone are 240 MB of uint8 at that size
+MAX_WAITING = 8  # requests in the queue, each holding up to MAX_UPLOAD_BYTES
+RESULT_MEMORY = 512_000_000  # bytes of results kept for the download links
+DISPLAY_HEIGHT = 768  # rows of the panels on the page; the download keeps every pixel
+DISPLAY_QUALITY = 90  # JPEG quality of the panels
+PNG_COMPRESSION = 1  # zlib level of the download: level 6 is ~5x slower for ~15% less
+# images.IMAGE_SUFFIXES; Pillow's JPEG opener also gives camera MPO files
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+STARTUP_SECONDS = 30  # how long ``BackgroundServer`` waits for uvicorn to listen
+MESSAGE_WIDTH = 300  # characters of an error message from a loader or a decoder
+
+
+def _one_line(error: BaseException) -> str:
+    return textwrap.shorten(f"{type(error).__name__}: {error}", MESSAGE_WIDTH, placeholder=" ...")
+
+
+def _amount(size: int) -> str:
+    """Bytes as people read them: "20 MB", "120 bytes"."""
+    return f"{size / 1e6:.3g} MB" if size >= 100_000 else f"{size} bytes"
+
+
+# ---------------------------------------------------------------- decoding an upload
+
+
+def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> images.Decoded:
+    """An upload's bytes -> ``images.Decoded`` (the steps of ``images.read_rgb_alpha``, which
+    reads only paths, applied in memory); the pixel count is checked from the header, first.
+
+    Raises HTTPException: 413 over ``max_pixels``, 415 not an image of ``ACCEPTED_FORMATS``,
+    422 corrupt or truncated.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels rules
+            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
+                _check_pixels(*image.size, max_pixels)
+                mode, frames = image.mode, images.frame_count(image)
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                if image.has_transparency_data:
+                    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+                    return images.Decoded(rgba[..., :3].copy(), rgba[..., 3].copy(), mode, frames)
+                # _to_rgb scales 16-bit gray instead of clipping it, as read_rgb_alpha does
+                rgb = np.asarray(images._to_rgb(image), dtype=np.uint8).copy()
+                return images.Decoded(rgb, None, mode, frames)
+    except (HTTPException, MemoryError):
+        raise
+    except Image.DecompressionBombError as error:
+        raise HTTPException(413, f"the image is too large ({error})") from error
+    except UnidentifiedImageError as error:
+        formats = ", ".join(ACCEPTED_FORMATS)
+        raise HTTPException(415, f"not an image, or not one of {formats}") from error
+    except Exception as error:  # hostile bytes raise many types in Pillow's plugins
+        raise HTTPException(422, f"corrupt or truncated image ({_one_line(error)})") from error
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise HTTPException(
+            413,
+            f"the image is {width} x {height} = {width * height / 1e6:.3g} megapixels; the "
+            f"limit is {max_pixels / 1e6:.3g} megapixels: shrink it first",
+        )
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class Result:
+    """One colourised photo: JPEG panels for the page and the full-resolution PNG."""
+
+    model: str
+    filename: str  # of the download
+    width: int
+    height: int
+    was_colour: bool
+    seconds: float
+    notes: list[str]
+    png: bytes
+    panels: dict[str, bytes]  # "gray", "colour" and, if uploaded in colour, "original"
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.png) + sum(map(len, self.panels.values()))
+
+
+class Results:
+    """Results by random id; the least recently used are dropped beyond ``budget`` bytes."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._items: OrderedDict[str, Result] = OrderedDict()
+
+    def add(self, result: Result) -> str:
+        key = secrets.token_urlsafe(16)
+        self._items[key] = result
+        while len(self._items) > 1 and sum(r.nbytes for r in self._items.values()) > self.budget:
+            self._items.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> Result:
+        if key not in self._items:
+            raise HTTPException(
+                404, "this result is no longer kept (only the latest are): colourise it again"
+            )
+        self._items.move_to_end(key)
+        return self._items[key]
+
+
+def _jpeg(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
+    """A display panel: (H, W, 3) uint8, transparent areas on white, as JPEG bytes."""
+    image = Image.fromarray(rgb)
+    if alpha is not None:
+        mask = Image.fromarray(alpha).resize(image.size, Image.Resampling.BILINEAR)
+        image = Image.composite(image, Image.new("RGB", image.size, "white"), mask)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=DISPLAY_QUALITY)
+    return buffer.getvalue()
+
+
+def _png(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
+    """The download: (H, W, 3) uint8 with its alpha re-attached, as PNG bytes."""
+    image = Image.fromarray(rgb)
+    if alpha is not None:
+        image.putalpha(Image.fromarray(alpha))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=PNG_COMPRESSION)
+    return buffer.getvalue()
+
+
+def download_name(upload_name: str) -> str:
+    """``<stem>_colorized.png`` for an upload's file name, kept to safe ASCII characters."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(upload_name).stem).strip("._")[:100]
+    return f"{stem or 'photo'}_colorized.png"
+
+
+def colourise(
+    model: torch.nn.Module, size: int, device: torch.device, decoded: images.Decoded
+) -> tuple[bytes, dict[str, bytes], bool]:
+    """(full-resolution PNG, display panels, whether the upload was in colour) for one photo."""
+    rgb, alpha = infer.colorize_image(model, decoded, size, device)
+    was_colour = infer.is_colour(decoded.rgb, decoded.alpha)
+    original = infer.shrink_for_display(decoded.rgb, DISPLAY_HEIGHT)
+    panels = {
+        "gray": _jpeg(infer.gray(original), alpha),
+        "colour": _jpeg(infer.shrink_for_display(rgb, DISPLAY_HEIGHT), alpha),
+    }
+    if was_colour:
+        panels["original"] = _jpeg(original, alpha)
+    return _png(rgb, alpha), panels, was_colour
+
+
+def _notes(decoded: images.Decoded, was_colour: bool) -> list[str]:
+    """What the user should know about how the photo was treated."""
+    notes = [infer.ALREADY_COLOUR] if was_colour else []
+    if decoded.frames > 1:
+        notes.append(f"{decoded.frames} frames (animation or pages): only the first is colourised")
+    if decoded.mode in images.HIGH_BIT_DEPTH_MODES:
+        notes.append(f"{decoded.mode} input: the download is 8-bit")
+    if decoded.alpha is not None:
+        notes.append("transparency kept in the download (the panels show it on white)")
+    return notes
+
+
+# ---------------------------------------------------------------- the colouriser behind the page
+
+
+class Models:
+    """Name -> loader; each loader is called once, on first use, and its model kept."""
+
+    def __init__(self, loaders: Mapping[str, Loader], device: torch.device) -> None:
+        self.loaders, self.device = dict(loaders), device
+        self._loaded: dict[str, tuple[torch.nn.Module, int]] = {}
+
+    def check(self, name: str) -> None:
+        if name not in self.loaders:
+            choices = ", ".join(self.loaders)
+            raise HTTPException(400, f"unknown model {name!r}; choose one of: {choices}")
+
+    def get(self, name: str) -> tuple[torch.nn.Module, int]:
+        """(model on the device, input size); 500 with the loader's error if it fails."""
+        if name not in self._loaded:
+            try:
+                model, config = self.loaders[name]()
+                size = infer.training_size(config)
+            except Exception as error:  # a loader may fail in any way; the user needs the reason
+                message = f"the model {name!r} could not be loaded: {_one_line(error)}"
+                raise HTTPException(500, message) from error
+            self._loaded[name] = model.to(self.device).eval(), size
+        return self._loaded[name]
+
+
+class Colouriser:
+    """Queues uploads onto one worker thread and keeps the results."""
+
+    def __init__(self, models: Models, max_pixels: int, result_memory: int) -> None:
+        self.models, self.max_pixels = models, max_pixels
+        self.results = Results(result_memory)
+        self.waiting = 0  # requests between arrival and answer; changed on the event loop only
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorize-serve")
+
+    async def run(self, name: str, data: bytes, upload_name: str) -> tuple[str, Result]:
+        """(id, result) of one upload, colourised once the photos before it are done."""
+        work = functools.partial(self._work, name, data, upload_name)
+        result = await asyncio.get_running_loop().run_in_executor(self._worker, work)
+        return self.results.add(result), result
+
+    def _work(self, name: str, data: bytes, upload_name: str) -> Result:
+        started = time.perf_counter()
+        decoded = decode(data, self.max_pixels)  # a bad file fails before any model loads
+        model, size = self.models.get(name)
+        try:
+            png, panels, was_colour = colourise(model, size, self.models.device, decoded)
+        except (RuntimeError, MemoryError) as error:  # out of memory, mostly
+            raise HTTPException(500, f"colourising failed: {_one_line(error)}") from error
+        height, width = decoded.rgb.shape[:2]
+        seconds = time.perf_counter() - started
+        notes = _notes(decoded, was_colour)
+        filename = download_name(upload_name)
+        return Result(name, filename, width, height, was_colour, seconds, notes, png, panels)
+
+
+async def read_upload(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``max_bytes``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise HTTPException(
+            413, f"the file is {_amount(int(declared))}; the limit is {_amount(max_bytes)}"
+        )
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > max_bytes:
+            raise HTTPException(413, f"the file is over the limit of {_amount(max_bytes)}")
+        chunks.append(chunk)
+    if not total:
+        raise HTTPException(400, "no photo: send the image file's bytes as the request body")
+    return b"".join(chunks)
+
+
+def _answer(key: str, result: Result) -> dict:
+    """The JSON the page shows; URLs relative to the page."""
+    base = f"api/results/{key}"
+    return {
+        "id": key,
+        "model": result.model,
+        "width": result.width,
+        "height": result.height,
+        "was_colour": result.was_colour,
+        "seconds": round(result.seconds, 2),
+        "notes": result.notes,
+        "panels": {name: f"{base}/{name}.jpg" for name in result.panels},
+        "download": f"{base}/download",
+        "filename": result.filename,
+    }
+
+
+def create_app(
+    models: Mapping[str, Loader],
+    device: str = "cpu",
+    *,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_pixels: int = MAX_PIXELS,
+    max_waiting: int = MAX_WAITING,
+    result_memory: int = RESULT_MEMORY,
+) -> FastAPI:
+    """The web app: the page at ``/``, uploads at ``POST api/colorize``, results under
+    ``api/results/<id>/``. ``models``: name -> loader returning (model, config), called lazily
+    once; ``device``: as ``device.pick_device`` ("auto", "cpu", "cuda"). Loads nothing itself."""
+    if not models:
+        raise ValueError("no model to serve")
+    service = Colouriser(Models(models, pick_device(device)), max_pixels, result_memory)
+    app = FastAPI(title="colorize", docs_url=None, redoc_url=None, openapi_url=None)
+    page = render_page(list(models), max_bytes)
+
+    @app.exception_handler(HTTPException)
+    async def _error(request: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(error.detail)}, error.status_code, error.headers)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"error": f"internal error: {_one_line(error)}"}, 500)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def _page() -> str:
+        return page
+
+    @app.post("/api/colorize")
+    async def _colorize(request: Request, model: str = "", name: str = "photo") -> dict:
+        service.models.check(model)
+        if service.waiting >= max_waiting:
+            raise HTTPException(503, f"busy: {service.waiting} photos are queued; try again soon")
+        service.waiting += 1
+        try:
+            data = await read_upload(request, max_bytes)
+            return _answer(*await service.run(model, data, name))
+        finally:
+            service.waiting -= 1
+
+    @app.get("/api/results/{key}/download")
+    async def _download(key: str) -> Response:
+        result = service.results.get(key)
+        headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
+        return Response(result.png, media_type="image/png", headers=headers)
+
+    @app.get("/api/results/{key}/{panel}.jpg")
+    async def _panel(key: str, panel: str) -> Response:
+        panels = service.results.get(key).panels
+        if panel not in panels:
+            raise HTTPException(404, f"no panel {panel!r}; this result has {', '.join(panels)}")
+        return Response(panels[panel], media_type="image/jpeg")
+
+    return app
+
+
+# ---------------------------------------------------------------- the page
+
+
+def render_page(names: list[str], max_bytes: int) -> str:
+    """The HTML page with its model choices and upload limit filled in."""
+    options = "".join(f'<option value="{html.escape(n)}">{html.escape(n)}</option>' for n in names)
+    return PAGE.replace("__MODELS__", options).replace("__MAX_BYTES__", str(int(max_bytes)))
+
+
+PAGE = (resources.files("colorize_core.apps") / "serve_page.html").read_text()  # inline CSS, JS
+
+
+# ---------------------------------------------------------------- running it
+
+
+class BackgroundServer:
+    """A uvicorn server on a daemon thread, listening once constructed; ``stop()`` ends it.
+
+    In Jupyter it displays as an IFrame of the page (``_repr_html_``); that works when the
+    browser runs on the kernel's machine, since the server listens on ``host`` there.
+    """
+
+    def __init__(self, app: FastAPI, host: str = DEFAULT_HOST, port: int = 0, height: int = 700):
+        self.height = height
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="colorize-serve", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server did not start on {host}:{port} (port in use?)")
+            time.sleep(0.02)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://{host}:{self.port}/"
+
+    def stop(self) -> None:
+        """Stop the server and wait for its thread (requests in flight are finished first)."""
+        self._server.should_exit = True
+        self._thread.join(timeout=STARTUP_SECONDS)
+
+    def _repr_html_(self) -> str:
+        from IPython.display import IFrame
+
+        return IFrame(self.url, width="100%", height=self.height)._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"colorize serve at {self.url} (.stop() ends it)"
+
+
+def shipped_loaders() -> dict[str, Loader]:
+    """The shipped models by name, loaded lazily."""
+    return {name: functools.partial(load_shipped, name) for name in SHIPPED_NAMES}
+
+
+def show_in_notebook(
+    models: Mapping[str, Loader] | None = None,
+    port: int | None = None,
+    height: int = 700,
+    device: str = "cpu",
+) -> BackgroundServer:
+    """Serve the page from this kernel on 127.0.0.1 (``port`` None: any free port) and return
+    the server, which displays as an IFrame of it; ``.stop()`` ends it. ``models``: name ->
+    loader as in ``create_app``; None, the shipped models."""
+    app = create_app(shipped_loaders() if models is None else models, device)
+    return BackgroundServer(app, DEFAULT_HOST, port or 0, height)
+
+
+def checkpoint_name(path: Path) -> str:
+    """A run folder's name; for a checkpoint file, its run folder's name and its own."""
+    path = path.resolve()
+    if path.is_dir():
+        return path.name
+    folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    return f"{folder.name}/{path.name}"
+
+
+def model_choices(checkpoints: list[str]) -> dict[str, Loader]:
+    """The checkpoints given (``infer.load_colorizer``, lazily), then the shipped models."""
+    loaders: dict[str, Loader] = {}
+    for source in map(Path, checkpoints):
+        name = checkpoint_name(source)
+        name = name if name not in loaders else str(source)
+        loaders[name] = functools.partial(infer.load_colorizer, source)
+    for name, loader in shipped_loaders().items():
+        loaders.setdefault(name, loader)
+    return loaders
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="colorize serve",
+        description="A local web page to colourise photos: upload or drop one, choose the "
+        "model, compare gray, colourised and original, download the full-resolution PNG.",
+    )
+    add = parser.add_argument
+    add("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this "
+        "machine only; the page has no authentication)")  # fmt: skip
+    add("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s; 0: any free port")
+    add("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
+    add(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a run folder or .pt file to offer as a model, named after it (repeatable)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until interrupted. Exit status 0, or 2 for a usage error."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for source in args.checkpoint:
+        if not Path(source).exists():
+            parser.error(f"--checkpoint {source}: no such file or folder")
+    device = infer.device_argument(parser, args.device)
+    models = model_choices(args.checkpoint)
+    if args.host not in (DEFAULT_HOST, "localhost", "::1"):
+        print(f"colorize serve: warning: anyone who can reach {args.host} can use the page")
+    uvicorn.run(create_app(models, str(device)), host=args.host, port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

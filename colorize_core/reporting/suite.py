@@ -1,0 +1,482 @@
+"""The experiment suite (``colorize-suite``, ``python -m colorize_core.reporting.suite``).
+
+Runs the notebooks in ``notebooks/`` with papermill under a profile (smoke, cpu, full; see
+``profiles.py``) and writes ``reports/<profile>/``: the executed notebooks, an HTML copy of each,
+the summary notebook's tables (CSV, Markdown) and figures (PNG; JPEG for photo grids),
+``run.json`` (profile, device, commit, package versions, wall times; earlier runs into the same
+folder, e.g. with ``--only``, are kept and listed) and ``index.html`` linking it all. A notebook
+that fails is reported with its cell and error and the others still run; the exit status is the
+number of notebooks that failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import html
+import json
+import os
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from colorize_core.data.datasets import DATASETS, FOLDER_PREFIX
+from colorize_core.data.progress import progress_enabled
+from colorize_core.reporting.profiles import (
+    NOTEBOOKS,
+    PROFILE_NAMES,
+    WRITES_REPORT,
+    notebook_parameters,
+)
+from colorize_core.training.checkpoint import best_checkpoint
+from colorize_core.training.device import cpu_has_bf16, pick_device
+from colorize_core.training.provenance import describe_cpu, provenance
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = ROOT / "notebooks"
+KERNEL = "colorize"  # the Jupyter kernel of this environment; ensure_kernel() registers it
+# Folders the notebooks' code reads from the environment (datasets, tensor cache, data home).
+PATH_VARIABLES = ("COLORIZE_DATA", "COLORIZE_CACHE", "COLORIZE_HOME")
+
+
+@dataclass
+class NotebookRun:
+    """How one notebook went."""
+
+    name: str
+    ok: bool
+    seconds: float
+    notebook: str  # executed copy, relative to the report folder
+    html: str | None
+    error: str | None = None
+    cell: int | None = None  # execution count of the failing cell
+
+
+def ensure_kernel() -> str:
+    """Register this Python as the ``colorize`` Jupyter kernel (in this environment) if needed."""
+    from ipykernel.kernelspec import install
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL)
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL
+    except NoSuchKernel:
+        pass
+    install(kernel_name=KERNEL, display_name="Python (colorize)", prefix=sys.prefix)
+    return KERNEL
+
+
+def export_html(notebook: Path) -> Path:
+    """An HTML copy of an executed notebook, next to it."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(notebook))
+    target = notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def run_notebook(name: str, parameters: dict, out: Path) -> NotebookRun:
+    """Execute ``notebooks/<name>.ipynb`` into ``out/<name>.ipynb``; never raises for a failure."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source, target = NOTEBOOK_DIR / f"{name}.ipynb", out / f"{name}.ipynb"
+    started, error, cell = time.perf_counter(), None, None
+    try:
+        papermill.execute_notebook(
+            str(source), str(target), parameters=parameters, kernel_name=KERNEL,
+            cwd=str(NOTEBOOK_DIR), progress_bar=progress_enabled(), log_output=False,
+        )  # fmt: skip
+    except PapermillExecutionError as e:
+        error, cell = f"{e.ename}: {e.evalue}", e.exec_count
+    except Exception as e:  # a dead kernel, a missing notebook: report it, keep the batch going
+        error = f"{type(e).__name__}: {e}"
+    seconds = time.perf_counter() - started
+    page = None
+    if target.is_file():
+        try:
+            page = export_html(target).name
+        except Exception as e:  # the notebook still counts; say why there is no HTML
+            error = error or f"HTML export failed: {e}"
+    return NotebookRun(name, error is None, round(seconds, 1), target.name, page, error, cell)
+
+
+def absolute_environment() -> None:
+    """Make each folder in ``PATH_VARIABLES`` absolute, taken from this process's working folder.
+
+    The notebooks run in ``notebooks/`` and inherit the environment, so a relative path the user
+    set (README: ``export COLORIZE_DATA=../shared/datasets``) would point elsewhere there.
+    """
+    for variable in PATH_VARIABLES:
+        if value := os.environ.get(variable):
+            os.environ[variable] = str(Path(value).expanduser().resolve())
+
+
+def absolute_dataset(name: str) -> str:
+    """``folder:PATH`` with PATH made absolute, for the same reason; other names unchanged."""
+    if not name.startswith(FOLDER_PREFIX):
+        return name
+    return FOLDER_PREFIX + str(Path(name.removeprefix(FOLDER_PREFIX)).expanduser().resolve())
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def run_suite(
+    profile: str,
+    *,
+    only: list[str] | None = None,
+    out: Path | None = None,
+    results: Path = ROOT / "results",
+    device: str | None = None,
+    seed: int | None = None,
+    parallel: int = 1,
+    overrides: dict[str, dict] | None = None,
+    resume: bool = False,
+) -> list[NotebookRun]:
+    """Run the selected notebooks (summary last) and write the report folder; see module doc."""
+    selected = [n for n in NOTEBOOKS if not only or n in only]
+    unknown = sorted(set(only or ()) - set(NOTEBOOKS))
+    if unknown:
+        raise KeyError(
+            f"unknown notebook(s) {', '.join(unknown)}; choose from {', '.join(NOTEBOOKS)}"
+        )
+    # Relative paths are the user's, from where they ran this; the notebooks run elsewhere.
+    out = (out or ROOT / "reports" / profile).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    results = results.resolve()
+    absolute_environment()
+    ensure_kernel()
+    started, origin = time.time(), provenance()  # the code the notebooks run, not what it is later
+
+    def parameters(name: str, index: int) -> dict:
+        params = notebook_parameters(profile, name)
+        params["OUTPUT_DIR"] = str(results)
+        if name in WRITES_REPORT:
+            params["REPORT_DIR"] = str(out)
+        if device:
+            params["DEVICE"] = _device_for(device, index, parallel)
+        if seed is not None:
+            params["SEED"] = seed
+        if resume and name != "summary":
+            params["RESUME"] = True
+        params.update((overrides or {}).get(name, {}))
+        if isinstance(params.get("DATASET"), str):
+            params["DATASET"] = absolute_dataset(params["DATASET"])
+        return params
+
+    def one(item: tuple[int, str]) -> NotebookRun:
+        i, name = item
+        _say(f"[{i + 1}/{len(selected)}] {name}: started")
+        run = run_notebook(name, parameters(name, i), out)
+        where = f" in cell [{run.cell}]" if run.cell else ""
+        status = "finished" if run.ok else f"FAILED{where}: {run.error}"
+        _say(f"[{i + 1}/{len(selected)}] {name}: {status} ({run.seconds:.0f} s)")
+        return run
+
+    index = {name: i for i, name in enumerate(selected)}
+    experiments = {n: parameters(n, i) for n, i in index.items() if n != "summary"}
+    waits_for = schedule(experiments, results / profile)  # before anything runs: fail fast
+    started_runs: dict[str, Future] = {}
+
+    def after_its_sources(name: str) -> NotebookRun:
+        for source in waits_for[name]:  # submitted earlier, so started or done: no deadlock
+            started_runs[source].result()
+        return one((index[name], name))
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for name in waits_for:
+            started_runs[name] = pool.submit(after_its_sources, name)
+        runs = [started_runs[name].result() for name in waits_for]
+    if "summary" in selected:
+        runs.append(one((selected.index("summary"), "summary")))
+
+    info = {
+        "profile": profile,
+        "seed": seed,
+        "device": device or "auto",
+        "parallel": parallel,
+        "wall_seconds": round(time.time() - started, 1),
+        "results": str(results),
+        "notebooks": [asdict(r) for r in runs],
+        "provenance": origin,
+    }
+    info = merge_with_earlier(info, out / "run.json")
+    (out / "run.json").write_text(json.dumps(info, indent=1))
+    write_index(out, info)
+    return runs
+
+
+def runs_made(params: dict) -> set[str]:
+    """The run names a notebook writes: ``RUN_NAME`` and ``RUN_NAME-<variant>``."""
+    run = params.get("RUN_NAME")
+    return {run, *(f"{run}-{v}" for v in params.get("VARIANTS", {}))} if run else set()
+
+
+def runs_needed(params: dict) -> set[str]:
+    """The runs a notebook's variants start from (``init_from``) or average (ensemble members)."""
+    needed = set()
+    for changes in params.get("VARIANTS", {}).values():
+        if changes.get("init_from"):
+            needed.add(changes["init_from"])
+        needed.update(changes.get("model_kwargs", {}).get("members", []))
+    return needed
+
+
+def schedule(experiments: dict[str, dict], runs_dir: Path) -> dict[str, set[str]]:
+    """The order to run notebooks (``{name: parameters}``) in, each with the notebooks it must
+    wait for: those that make the runs its variants start from or average. A needed run that no
+    selected notebook makes and that is not in ``runs_dir`` raises ``ValueError`` naming it,
+    before anything has run (not after an hour of training). The given order is kept wherever
+    it already puts the makers first."""
+    makers = {run: name for name, params in experiments.items() for run in runs_made(params)}
+    after: dict[str, set[str]] = {}
+    missing = []
+    for name, params in experiments.items():
+        external = runs_needed(params) - runs_made(params)
+        after[name] = {makers[run] for run in external if run in makers}
+        missing += [
+            f"{name} needs run {run!r}"
+            for run in sorted(external - set(makers))
+            if not best_checkpoint(runs_dir / run).is_file()
+        ]
+    if missing:
+        raise ValueError(
+            f"{'; '.join(missing)}, which is not in {runs_dir}: run the notebook that makes it "
+            "first (faces_cnn makes the faces_cnn-* runs), or add it to --only"
+        )
+    order: dict[str, set[str]] = {}
+    while len(order) < len(experiments):
+        ready = next((n for n in experiments if n not in order and after[n] <= set(order)), None)
+        if ready is None:
+            raise ValueError(f"notebooks need each other's runs: {sorted(set(after) - set(order))}")
+        order[ready] = after[ready]
+    return order
+
+
+def merge_with_earlier(info: dict, path: Path) -> dict:
+    """Keep what earlier runs into the same report folder did (``--only``, ``--resume``).
+
+    Notebooks not run this time keep their last entry, so ``index.html`` still links them, and
+    ``invocations`` lists every run into the folder (time, commit, wall time, notebooks), so the
+    report says how its numbers came about even when they took several runs.
+    """
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    if earlier.get("profile") != info["profile"]:
+        earlier = {}
+
+    def invocation(run: dict) -> dict:
+        return {
+            "time_utc": run["provenance"]["time_utc"],
+            "commit": run["provenance"]["commit"],
+            "wall_seconds": run["wall_seconds"],
+            "notebooks": [n["name"] for n in run["notebooks"]],
+        }
+
+    history = earlier.get("invocations", [invocation(earlier)] if earlier else [])
+    now = {n["name"]: n for n in info["notebooks"]}
+    entries = {**{n["name"]: n for n in earlier.get("notebooks", [])}, **now}
+    return {
+        **info,
+        "notebooks": [entries[name] for name in NOTEBOOKS if name in entries],
+        "invocations": [*history, invocation(info)],
+    }
+
+
+def _device_for(device: str, index: int, parallel: int) -> str:
+    """With several GPUs and ``--parallel``, spread notebooks over them (one per GPU)."""
+    import torch
+
+    if device in ("cuda", "auto") and parallel > 1 and torch.cuda.device_count() > 1:
+        return f"cuda:{index % torch.cuda.device_count()}"
+    return device
+
+
+# The files report.summarize_results writes for each group of runs, in the order a reader wants
+# them: the summary table with its bar chart and photo grid first, the detailed comparisons after.
+READING_ORDER = (
+    "summary", "metrics", "samples", "vs_baselines", "ablation", "pairwise", "distributions",
+    "curves",
+)  # fmt: skip
+
+
+def report_groups(out: Path) -> dict[str, list[Path]]:
+    """The summary's tables (CSV) and figures under ``out``, by group stem: groups in the
+    dataset registry's order (faces, landscapes, cifar10; then any other), each group's files in
+    ``READING_ORDER``. A file of no known kind is kept, last in its own group."""
+    files = [*(out / "tables").glob("*.csv")]
+    files += [p for p in (out / "figures").glob("*") if p.suffix in (".png", ".jpg")]
+
+    def kind(path: Path) -> str | None:
+        return next((k for k in READING_ORDER if path.stem.endswith(f"_{k}")), None)
+
+    def reading_rank(path: Path) -> tuple[int, str]:
+        known = kind(path)
+        return (READING_ORDER.index(known) if known else len(READING_ORDER), path.name)
+
+    groups: dict[str, list[Path]] = {}
+    for path in sorted(files, key=reading_rank):
+        known = kind(path)
+        stem = path.stem.removesuffix(f"_{known}") if known else path.stem
+        groups.setdefault(stem, []).append(path)
+
+    def dataset_rank(stem: str) -> int:
+        # the longest matching name: faces_wild_... belongs to faces_wild, not to faces
+        names = [name for name in DATASETS if stem.startswith(f"{name}_")]
+        return list(DATASETS).index(max(names, key=len)) if names else len(DATASETS)
+
+    return {stem: groups[stem] for stem in sorted(groups, key=lambda s: (dataset_rank(s), s))}
+
+
+def write_index(out: Path, info: dict) -> Path:
+    """``index.html``: the run facts, then each group's summary table and figures (what a
+    reader opens the report for), its detailed comparisons, and links to every notebook."""
+    rows = "".join(
+        f"<tr><td>{html.escape(r['name'])}</td><td>{'ok' if r['ok'] else 'FAILED'}</td>"
+        f"<td>{r['seconds']:.0f} s</td>"
+        f"<td>{_link(r['html'], 'HTML')} {_link(r['notebook'], 'notebook')}</td>"
+        f"<td>{html.escape(r['error'] or '')}</td></tr>"
+        for r in info["notebooks"]
+    )
+    origin = info["provenance"]
+    runs = "".join(
+        f"<li>{run['time_utc']}, commit <code>{run['commit']}</code>, "
+        f"{run['wall_seconds'] / 60:.1f} min: {', '.join(run['notebooks'])}</li>"
+        for run in info["invocations"]
+    )
+    facts = (
+        f"profile <b>{info['profile']}</b>, device {html.escape(info['device'])} "
+        f"({html.escape(_machine(origin))}, {origin['cpu_threads']} threads), "
+        f"torch {origin['packages']['torch']}; "
+        f'{len(info["invocations"])} run(s) into this folder (<a href="#runs">listed below</a>)'
+    )
+    groups = report_groups(out)
+    contents = " · ".join(f'<a href="#{html.escape(g)}">{html.escape(g)}</a>' for g in groups)
+    sections = "".join(
+        f'<h2 id="{html.escape(stem)}">{html.escape(stem)}</h2>' + "".join(map(_item, files))
+        for stem, files in groups.items()
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>colorize report: {info["profile"]}</title><style>
+body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}}
+table{{border-collapse:collapse;font-size:13px}}
+td,th{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}}
+img{{max-width:100%}}figure{{margin:1em 0}}.wide{{overflow-x:auto}}</style></head><body>
+<h1>colorize: {info["profile"]} profile</h1><p>{facts}</p>
+<p>{contents or "No summary tables or figures (the summary notebook did not run)."}</p>
+{sections}
+<h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>time</th><th>open</th>
+<th>error</th></tr>{rows}</table>
+<h2 id="runs">Runs into this folder</h2><ol>{runs}</ol>
+</body></html>"""
+    target = out / "index.html"
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+def _machine(origin: dict) -> str:
+    """The platform and, where recorded (older run.json files lack it), the CPU."""
+    cpu = describe_cpu(origin)
+    return f"{origin['platform']}, {cpu}" if cpu else origin["platform"]
+
+
+def _item(path: Path) -> str:
+    """One table (CSV) or figure of the report, with its file name as heading or caption."""
+    if path.suffix == ".csv":
+        table = pd.read_csv(path, index_col=0).fillna("")
+        wide = table.to_html(border=0, classes="table")
+        return f'<h3>{html.escape(path.stem)}</h3><div class="wide">{wide}</div>'
+    return (
+        f'<figure><img src="figures/{html.escape(path.name)}" alt="{html.escape(path.stem)}">'
+        f"<figcaption>{html.escape(path.stem)}</figcaption></figure>"
+    )
+
+
+def _link(target: str | None, label: str) -> str:
+    return f'<a href="{html.escape(target)}">{label}</a>' if target else ""
+
+
+def _parse_set(items: list[str]) -> dict[str, dict]:
+    """``NOTEBOOK.PARAM=VALUE`` (VALUE a Python literal) -> {notebook: {PARAM: value}}."""
+    overrides: dict[str, dict] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        notebook, _, param = key.partition(".")
+        if not value or not param:
+            raise SystemExit(f"--set expects NOTEBOOK.PARAM=VALUE, got {item!r}")
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parsed = value  # a bare word is a string
+        overrides.setdefault(notebook, {})[param] = parsed
+    return overrides
+
+
+def speed_note(profile: str, device: str | None) -> str | None:
+    """A warning before a cpu-profile run on a CPU without native bf16: its two hours were
+    measured with bf16 training, and float32 here is 3.5-4x slower (README, Profiles)."""
+    if profile != "cpu" or pick_device(device or "auto").type != "cpu" or cpu_has_bf16():
+        return None
+    return (
+        "note: this CPU has no native bf16, so training runs in float32, 3.5-4x slower than on "
+        "the machine the cpu profile was timed on: expect about 7-8 hours on 2 cores instead of "
+        "two (README, Profiles). For a shorter run: --profile smoke, or --only NOTEBOOK."
+    )
+
+
+def default_profile() -> str:
+    import torch
+
+    return "full" if torch.cuda.is_available() else "cpu"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="colorize-suite", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=PROFILE_NAMES, help="default: full on CUDA, else cpu")
+    parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=", ".join(NOTEBOOKS))
+    parser.add_argument("--data-dir", help="folder holding the datasets (sets COLORIZE_DATA)")
+    parser.add_argument("--out", type=Path, help="report folder (default reports/<profile>)")
+    parser.add_argument("--results", type=Path, default=ROOT / "results", help="run folders")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: auto)")
+    parser.add_argument("--seed", type=int, help="override every notebook's SEED")
+    parser.add_argument("--parallel", type=int, default=1, help="notebooks at once")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue runs from their last checkpoints (finished runs are only re-evaluated)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="NB.PARAM=VALUE",
+        help="override notebook parameters, e.g. faces_cnn.EPOCHS=5",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.data_dir:
+        os.environ["COLORIZE_DATA"] = str(Path(args.data_dir).resolve())
+    profile = args.profile or default_profile()
+    _say(f"colorize suite: profile {profile}, reports in {args.out or f'reports/{profile}'}")
+    if note := speed_note(profile, args.device):
+        _say(note)
+    try:
+        runs = run_suite(
+            profile, only=args.only, out=args.out, results=args.results, device=args.device,
+            seed=args.seed, parallel=args.parallel, overrides=_parse_set(args.set),
+            resume=args.resume,
+        )  # fmt: skip
+    except (KeyError, ValueError) as error:  # unknown notebook, missing runs: nothing ran
+        parser.error(str(error).strip("'\""))
+    failed = [r for r in runs if not r.ok]
+    out = (args.out or ROOT / "reports" / profile).resolve()
+    _say(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran; report: {out / 'index.html'}")
+    for run in failed:
+        _say(f"  FAILED {run.name} (cell [{run.cell}]): {run.error}")
+    return len(failed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

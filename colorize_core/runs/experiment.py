@@ -1,0 +1,127 @@
+"""What a notebook calls: ``run_experiment(config)`` trains, evaluates, fills ``results/<run>/``.
+
+A run folder holds ``config.json``, ``split.json``, ``history.csv``/``.json``,
+``metrics_per_image.csv`` (test split), ``ab_histograms.csv`` (each test image's predicted and true
+nearest-bin ab counts, from which the split's ab distribution distance is recomputed),
+``metrics.json`` (test summary with CIs, the validation
+split's means for choosing between variants without looking at the test split, provenance, timing),
+``samples.png`` (input | prediction | truth for fixed test images) and ``checkpoints/``. An
+ensemble run (``models/ensemble.py``) has no checkpoints and an empty history: it trains nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from colorize_core.data.cache import LabImages, load_images
+from colorize_core.data.split import Split, make_split, select
+from colorize_core.evaluation.evaluate import Evaluation, evaluate
+from colorize_core.models.ensemble import ENSEMBLE
+from colorize_core.runs.samples import save_samples
+from colorize_core.training import distributed
+from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.device import pick_device
+from colorize_core.training.fit import FitResult, fit, write_history
+from colorize_core.training.loading import load_ensemble
+from colorize_core.training.provenance import provenance
+from colorize_core.training.tracking import WandbLogger
+
+
+@dataclass
+class RunResult:
+    config: ExperimentConfig
+    data: LabImages
+    split: Split
+    fit: FitResult
+    evaluation: Evaluation  # test split: what tables report
+    validation: Evaluation  # validation split: what variants are chosen on
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.run_dir
+
+
+def load_data(config: ExperimentConfig) -> tuple[LabImages, Split]:
+    """The dataset of ``config`` (first ``limit`` images if set) and its seeded split."""
+    d = config.data
+    data = load_images(d.dataset, d.image_size, path=d.data_path)
+    if d.limit is not None and d.limit < len(data):
+        data = data.subset(range(d.limit))
+    return data, make_split(data.files, config.seed)
+
+
+def assemble(config: ExperimentConfig) -> FitResult:
+    """An ensemble run's stand-in for training: load its members and write an empty history."""
+    model = load_ensemble(config, config.run_dir.parent)
+    columns = ["epoch", "loss", "val_loss", "lr", "seconds"]
+    write_history([], config.run_dir, columns=columns)
+    return FitResult(model, pd.DataFrame(columns=columns), 0, config.run_dir)
+
+
+def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=()) -> RunResult:
+    """Train and evaluate ``config``; with ``resume`` continue an interrupted run in place.
+
+    Under torchrun (``distributed.session``) every rank trains its share and evaluates the kept
+    model, and rank 0 alone writes the run folder and logs to Weights & Biases."""
+    started = time.time()
+    world = distributed.current()
+    run_dir = config.run_dir
+    data, split = load_data(config)
+    if (
+        resume
+        and (run_dir / "split.json").is_file()
+        and Split.load(run_dir / "split.json") != split
+    ):
+        raise RuntimeError(f"{run_dir}: saved split differs from this config's; not resuming")
+    if world.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(run_dir / "config.json")
+        split.save(run_dir / "split.json")
+
+    wandb = WandbLogger(config, enabled=world.is_main)
+    try:
+        if config.model.model == ENSEMBLE:
+            result = assemble(config)  # trains nothing: loads its member runs
+        else:
+            result = fit(config, data, split, resume=resume, callbacks=[*callbacks, wandb])
+        device = distributed.device_for(pick_device(config.train.device), world)
+        evaluation = evaluate(result.model, data, split, "test", name=config.name, device=device)
+        validation = evaluate(result.model, data, split, "val", name=config.name, device=device)
+        wandb.log_summary({f"test/{k}": v for k, v in evaluation.summary["mean"].items()})
+    finally:
+        wandb.close()
+    if not world.is_main:
+        return RunResult(config, data, split, result, evaluation, validation)
+
+    evaluation.per_image.to_csv(run_dir / "metrics_per_image.csv")
+    evaluation.histograms.to_frame().to_csv(run_dir / "ab_histograms.csv")  # ab_js_divergence
+    summary = {
+        "run": config.name,
+        "dataset": data.name,
+        "split": "test",
+        "images": len(split.test),
+        "best_epoch": result.best_epoch,
+        "epochs": len(result.history),
+        "train_seconds": round(float(result.history["seconds"].sum()), 1),
+        "metrics": evaluation.summary.to_dict(orient="index"),
+        "validation": {"images": len(split.val), "mean": validation.summary["mean"].to_dict()},
+        "seconds": round(time.time() - started, 1),  # this call (short when it resumed a run)
+        "provenance": provenance(device),
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
+    save_samples(result.model, select(data, split, "test"), run_dir / "samples.png", device)
+    return RunResult(config, data, split, result, evaluation, validation)
+
+
+def decode_at(result: RunResult, temperature: float) -> RunResult:
+    """A trained classification run re-scored with its predictions decoded at ``temperature``
+    (chosen on the validation split): its config, metrics and samples are rewritten; nothing
+    is trained. ``load_model`` and ``colorize`` then use that temperature too."""
+    if result.config.model.head != "classification":
+        raise ValueError(f"{result.config.name} has no classification head to decode")
+    return run_experiment(result.config.with_params(temperature=temperature), resume=True)

@@ -1,0 +1,31 @@
+"""Which device a run uses, and whether it trains in bfloat16 there."""
+
+from __future__ import annotations
+
+import torch
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA, then Apple MPS, then CPU. Anything else is passed to ``torch.device``."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_has_bf16() -> bool:
+    """True on CPUs with native bfloat16 arithmetic (AVX512-BF16 or AMX), where oneDNN runs
+    bf16 convolutions 2-3x faster than float32; elsewhere bf16 would be emulated, and slower."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """``auto``: bfloat16 autocast on CUDA and on CPUs with native bf16; float32 elsewhere
+    (MPS support for bf16 varies). Weights, optimiser state and losses stay float32."""
+    if precision == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+    return precision == "bfloat16"

@@ -1,0 +1,113 @@
+"""A trained model from a run folder or a checkpoint, and its predictions.
+
+Training (``init_from``, ensembles) and the apps (``colorize``, the web page, exports) load models
+through here; nothing here depends on the training loop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from colorize_core.data.color import denormalize_ab, normalize_l
+from colorize_core.models import build_model
+from colorize_core.models.ensemble import ENSEMBLE, Ensemble
+from colorize_core.models.heads import with_head
+from colorize_core.training.checkpoint import CheckpointError, best_checkpoint, load_checkpoint
+from colorize_core.training.config import ExperimentConfig, ModelConfig
+
+
+def build_predictor(model: ModelConfig) -> nn.Module:
+    """The registered architecture ``model`` names, with its prediction head, in training mode."""
+    backbone = build_model(model.model, **model.model_kwargs)
+    return with_head(backbone, model.head, model.temperature)
+
+
+def source_run(
+    config: ExperimentConfig,
+    name: str,
+    runs_dir: str | Path,
+    role: str,
+    same_model: bool = False,
+) -> tuple[dict, ExperimentConfig]:
+    """The best checkpoint, and its config, of a run that ``config`` builds on (``role``:
+    init_from, ensemble member): a checkpoint file, a run folder or a run under ``runs_dir``.
+
+    Refused with a ``CheckpointError`` when there is none, or when it was trained on other data or
+    another split (or, with ``same_model``, is another model): its training could have seen
+    ``config``'s test images.
+    """
+    given = Path(name)
+    source = best_checkpoint(given if given.exists() else Path(runs_dir) / given)
+    if not source.is_file():
+        raise CheckpointError(
+            f"{config.name}: {role} {name!r} has no checkpoint at {source} (give a checkpoint "
+            f"file, a run folder or a run under {runs_dir}); train that run first"
+        )
+    state = load_checkpoint(source)
+    other = ExperimentConfig.from_dict(state["config"])
+    d, o = config.data, other.data  # not data_path: where the same dataset lies may differ
+    checks = [
+        ("model", _architecture(config.model), _architecture(other.model)) if same_model else None,
+        ("data", (d.dataset, d.image_size, d.limit), (o.dataset, o.image_size, o.limit)),
+        ("seed", config.seed, other.seed),
+    ]
+    mismatches = [f"{what} {a!r} vs {b!r}" for what, a, b in filter(None, checks) if a != b]
+    if mismatches:
+        raise CheckpointError(
+            f"{config.name}: cannot use {source} as {role}: it differs in {'; '.join(mismatches)}"
+        )
+    return state, other
+
+
+def _architecture(model: ModelConfig) -> tuple:
+    """What decides a model's weights: not the temperature its predictions are decoded at."""
+    return model.model, model.model_kwargs, model.head
+
+
+def load_ensemble(config: ExperimentConfig, runs_dir: str | Path) -> Ensemble:
+    """The ensemble ``config`` describes, its members' best weights loaded from ``runs_dir``
+    (a member may also be given as a run folder or checkpoint path), in eval mode."""
+    kwargs = dict(config.model.model_kwargs)
+    members, flip = kwargs.pop("members", None), kwargs.pop("flip", False)
+    if kwargs or not isinstance(members, list | tuple) or not members:
+        raise TypeError(
+            f"{config.name}: an ensemble takes model_kwargs members (a non-empty list of run "
+            f"names) and flip; got {config.model.model_kwargs!r}"
+        )
+    models = []
+    for member in members:
+        state, other = source_run(config, member, runs_dir, "member")
+        model = build_predictor(other.model)
+        model.load_state_dict(state["modules"]["model"])
+        models.append(model)
+    return Ensemble(models, flip=bool(flip)).eval()
+
+
+def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
+    """The best model of a run folder, or the model in a checkpoint file, with its config.
+
+    An ensemble run's folder holds no weights; its members are loaded from the runs beside it.
+    """
+    source = Path(source)
+    run_config = None
+    if source.is_dir() and (source / "config.json").is_file():
+        run_config = ExperimentConfig.load(source / "config.json")
+        if run_config.model.model == ENSEMBLE:
+            return load_ensemble(run_config, source.parent), run_config
+    state = load_checkpoint(best_checkpoint(source))
+    config = ExperimentConfig.from_dict(state["config"])
+    if run_config is not None:  # the run's decoding temperature may have been chosen later
+        config = config.with_params(temperature=run_config.model.temperature)
+    model = build_predictor(config.model)
+    model.load_state_dict(state["modules"]["model"])
+    return model.eval(), config
+
+
+@torch.inference_mode()
+def predict_ab(model: torch.nn.Module, lightness: torch.Tensor, device="cpu") -> torch.Tensor:
+    """ab in Lab units (N, 2, H, W) on the CPU, for L in Lab units (N, 1, H, W)."""
+    model = model.to(device).eval()
+    return denormalize_ab(model(normalize_l(lightness.to(device))).float()).cpu()
