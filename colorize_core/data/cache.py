@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,13 @@ import torch
 
 from colorize_core.data import images
 from colorize_core.data.color import rgb_to_lab
-from colorize_core.data.datasets import DATASETS, DatasetError, default_data_dir, file_stem, resolve_dataset
+from colorize_core.data.datasets import (
+    DATASETS,
+    DatasetError,
+    default_data_dir,
+    file_stem,
+    resolve_dataset,
+)
 from colorize_core.data.progress import progress
 
 log = logging.getLogger(__name__)

@@ -69,8 +69,8 @@ class Processing:
 class DatasetSpec:
     """One registered data set.
 
-    ``manifest`` is a resource name under ``colorize_core/data/registry/``, or a ``Path`` to a manifest
-    file on disk (for a test's or a user's own archive).
+    ``manifest`` is a resource name under ``colorize_core/data/registry/``, or a ``Path`` to a
+    manifest file on disk (for a test's or a user's own archive).
     """
 
     name: str

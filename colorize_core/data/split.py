@@ -67,7 +67,6 @@ def select(data: LabImages, split: Split, name: str) -> LabImages:
     return data.subset([position[f] for f in split.files(name)])
 
 
-
 # ---------------------------------------------------------------- batches
 
 
