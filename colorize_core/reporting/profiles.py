@@ -9,6 +9,7 @@
 
 A notebook's own ``parameters`` cell holds the ``cpu`` values (a test checks it), so opening it in
 JupyterLab and running it by hand gives the cpu experiment; the suite injects a profile's values.
+What was tried and measured to choose these values is in the lab book, ``docs/experiments.md``.
 """
 
 from __future__ import annotations
@@ -28,19 +29,8 @@ PROFILE_NAMES = ("smoke", "cpu", "full")
 WRITES_REPORT = ("vivid_colour", "summary")  # given REPORT_DIR: they save tables and figures
 
 # The reference study's faces settings: AdamW, ReduceLROnPlateau, 30 epochs, batch 20.
-# VARIANTS: named alternatives each notebook also runs (chosen on the validation split). For faces
-# the U-Net (the second study's, with skip connections; half the step time of conv_ae) trained
-# with horizontal flips only, the one change that helped most in the 64 px ablations at 15 epochs
-# (not distinguishable at the 8 epochs they now run for); then its best weights trained 20 more
-# epochs with the learning rate annealed to zero (the plateau schedule never lowered it in 30
-# epochs, and the validation loss was still falling; validation MSE 0.00115 -> 0.00086; 15
-# annealed epochs reached only 0.00096; a cosine run from scratch at lr 1e-3 was at 0.00126
-# after 25 of 30 epochs); then 10 epochs of L1 from those weights at lr 3e-4, annealed too (L1
-# regresses to the per-channel median, closer to what delta_e76 rewards than MSE's mean:
-# validation psnr_ab / delta_e76 31.42 / 4.28 -> 31.89 / 4.03; at lr 1e-4, 2e-4, 5e-4: 4.10,
-# 4.06, 4.07; 20 L1 epochs annealed straight from the plateau run: only 31.45 / 4.31); and that
-# model averaged with its prediction on the mirror image (validation 32.04 / 3.97; with the
-# lr 1e-4 model, adding the adversarial U-Net below to the average did not help).
+# VARIANTS: named alternatives each notebook also runs, chosen on the validation split. Faces: a
+# flips-only U-Net, annealed, then L1, then mirror-averaged; why each: docs/experiments.md.
 _FACES_UNET = {"model": "unet", "flip_only": True}
 _FACES = {
     "DATASET": "faces", "MODEL": "conv_ae", "LOSS": "mse", "EPOCHS": 30, "BATCH_SIZE": 20,
@@ -58,9 +48,7 @@ _FACES = {
 }  # fmt: skip
 # Adversarial pair: Adam betas (0.5, 0.999), lambda 100 (pix2pix), lr 2e-4, no weight decay.
 # Variant: the annealed faces_cnn U-Net as the generator's start (regression pre-training), then
-# 6 epochs of the adversarial game with the learning rate annealed too. (Averaging it with its
-# start point and mirror images gained 0.2 dB on validation, less than faces_cnn's
-# unet_annealed_l1_mirrored, so that ensemble is no longer run.)
+# 6 adversarial epochs with the learning rate annealed too (docs/experiments.md).
 _GAN = {**_FACES, "MODEL": "gan", "LOSS": "l1", "LR": 2e-4, "WEIGHT_DECAY": 0.0,
         "GAN_LAMBDA": 100.0,
         "VARIANTS": {
@@ -102,15 +90,7 @@ CPU = {
     "faces_cnn": {"RUN_NAME": "faces_cnn", **_FACES},
     "faces_gan": {"RUN_NAME": "faces_gan", **_GAN},
     # landscapes: 1,500 of the 6,000 scenes at 64 px, 15 epochs (the reference: all, 150 px);
-    # the U-Net for 35 epochs, as its step costs about half of conv_ae's (at 15 and 30 epochs it
-    # improved steadily: delta_e76 13.17, 12.23; a 45-epoch run had its lowest validation loss at
-    # epoch 32, and training is deterministic, so 35 give the same best weights), then 10 epochs
-    # of L1 from its best weights: the per-channel median that L1 regresses to is closer to what
-    # delta_e76 (a mean distance) rewards than the mean that MSE regresses to; and the mean of
-    # both and of mirror images (validation delta_e76 11.72 vs 11.83 for the L1 model alone).
-    # Tried and not kept: a 30-epoch U-Net with L1 and a cosine schedule from the start
-    # (validation delta_e76 12.06); the L1 stage with a cosine schedule at lr 1e-4 or 3e-4
-    # (ensemble delta_e76 11.75, 11.72).
+    # 35 U-Net epochs: a 45-epoch run's best epoch was 32 (variants: docs/experiments.md).
     "landscapes_cnn": {
         "RUN_NAME": "landscapes_cnn",
         **_FACES,
@@ -151,7 +131,7 @@ CPU = {
         "RUN_PREFIX": "cnn_vs_unet",
         **_CNN_VS_UNET,
         "DATASETS": {
-            # 6 epochs are too few: the U-Net lost to cnn8 there (delta_e2000 10.24 vs 9.97)
+            # 10 epochs: at 6 the U-Net lost to cnn8 (docs/experiments.md)
             "landscapes": {"image_size": 64, "limit": 1500, "epochs": 10, "batch_size": 32},
             "cifar10": {"image_size": 32, "limit": 2000, "epochs": 8, "batch_size": 64},
         },
