@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from colorize_core.evaluation.metrics import METRICS, SPLIT_METRICS
-from colorize_core.reporting import suite
+from colorize_core.reporting import index_page, suite
 
 pytestmark = pytest.mark.notebook
 
@@ -154,7 +154,7 @@ def test_a_partial_run_keeps_the_earlier_entries_and_lists_every_run(tmp_path):
         ("bbb", 600.0),
     ]
     assert second["invocations"][1]["notebooks"] == ["faces_gan", "summary"]
-    suite.write_index(tmp_path, second)
+    index_page.write_index(tmp_path, second)
     page = (tmp_path / "index.html").read_text()
     assert "commit <code>aaa</code>, 80.0 min" in page and "faces_cnn.ipynb" in page
     # another profile's run.json is not mixed in
@@ -162,7 +162,7 @@ def test_a_partial_run_keeps_the_earlier_entries_and_lists_every_run(tmp_path):
     assert len(other["invocations"]) == 1 and len(other["notebooks"]) == 1
 
 
-def test_the_index_opens_with_each_groups_summary_and_figures(tmp_path):
+def test_report_groups_in_dataset_order_each_in_reading_order(tmp_path):
     names = [
         "tables/cifar10_32px_2000_seed0_summary.csv", "tables/faces_128px_all_seed0_pairwise.csv",
         "tables/faces_128px_all_seed0_summary.csv", "tables/faces_128px_all_seed0_vs_baselines.csv",
@@ -174,7 +174,7 @@ def test_the_index_opens_with_each_groups_summary_and_figures(tmp_path):
     for name in names:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("predictor,x\na,1\n")
-    groups = suite.report_groups(tmp_path)
+    groups = index_page.report_groups(tmp_path)
     assert list(groups) == [
         "faces_128px_all_seed0", "landscapes_64px_1500_seed0", "cifar10_32px_2000_seed0",
         "faces_wild_64px_all_seed0", "notes", "photos_64px_all_seed0",
@@ -184,24 +184,6 @@ def test_the_index_opens_with_each_groups_summary_and_figures(tmp_path):
         "faces_128px_all_seed0_samples.jpg", "faces_128px_all_seed0_vs_baselines.csv",
         "faces_128px_all_seed0_pairwise.csv", "faces_128px_all_seed0_curves.png",
     ]  # fmt: skip
-    origin = {"time_utc": "t", "commit": "aaa", "platform": "p", "cpu_threads": 2,
-              "cpu": "AMD EPYC", "cpu_capability": "AVX2", "cpu_bf16": False,
-              "packages": {"torch": "2"}}  # fmt: skip
-    notebooks = [{"name": "summary", "ok": True, "seconds": 1.0, "notebook": "summary.ipynb",
-                  "html": "summary.html", "error": None, "cell": None}]  # fmt: skip
-    info = {"profile": "cpu", "device": "auto", "wall_seconds": 1.0, "notebooks": notebooks,
-            "provenance": origin, "invocations": [{**origin, "wall_seconds": 60.0,
-                                                   "notebooks": ["summary"]}]}  # fmt: skip
-    page = (suite.write_index(tmp_path, info)).read_text()
-    marks = [
-        ">faces_128px_all_seed0_summary</h3>", 'src="figures/faces_128px_all_seed0_metrics.png"',
-        ">faces_128px_all_seed0_pairwise</h3>", ">landscapes_64px_1500_seed0_summary</h3>",
-        ">cifar10_32px_2000_seed0_summary</h3>", ">notes</h3>", "<h2>Notebooks</h2>",
-        "commit <code>aaa</code>, 1.0 min",
-    ]  # fmt: skip
-    assert "(p, AMD EPYC, AVX2, no native bf16, 2 threads)" in page
-    at = [page.index(mark) for mark in marks]
-    assert at == sorted(at), "the index reads summary, figures, comparisons, then notebooks"
 
 
 def test_a_cpu_run_without_native_bf16_is_told_it_takes_hours_longer(monkeypatch):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import html
 import json
 import os
 import sys
@@ -22,10 +21,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from colorize_core.data.datasets import DATASETS, FOLDER_PREFIX
+from colorize_core.data.datasets import FOLDER_PREFIX
 from colorize_core.data.progress import progress_enabled
+from colorize_core.reporting.index_page import write_index
 from colorize_core.reporting.profiles import (
     NOTEBOOKS,
     PROFILE_NAMES,
@@ -34,7 +32,7 @@ from colorize_core.reporting.profiles import (
 )
 from colorize_core.training.checkpoint import best_checkpoint
 from colorize_core.training.device import cpu_has_bf16, pick_device
-from colorize_core.training.provenance import describe_cpu, provenance
+from colorize_core.training.provenance import provenance
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -297,110 +295,6 @@ def _device_for(device: str, index: int, parallel: int) -> str:
     if device in ("cuda", "auto") and parallel > 1 and torch.cuda.device_count() > 1:
         return f"cuda:{index % torch.cuda.device_count()}"
     return device
-
-
-# The files report.summarize_results writes for each group of runs, in the order a reader wants
-# them: the summary table with its bar chart and photo grid first, the detailed comparisons after.
-READING_ORDER = (
-    "summary", "metrics", "samples", "vs_baselines", "ablation", "pairwise", "distributions",
-    "curves",
-)  # fmt: skip
-
-
-def report_groups(out: Path) -> dict[str, list[Path]]:
-    """The summary's tables (CSV) and figures under ``out``, by group stem: groups in the
-    dataset registry's order (faces, landscapes, cifar10; then any other), each group's files in
-    ``READING_ORDER``. A file of no known kind is kept, last in its own group."""
-    files = [*(out / "tables").glob("*.csv")]
-    files += [p for p in (out / "figures").glob("*") if p.suffix in (".png", ".jpg")]
-
-    def kind(path: Path) -> str | None:
-        return next((k for k in READING_ORDER if path.stem.endswith(f"_{k}")), None)
-
-    def reading_rank(path: Path) -> tuple[int, str]:
-        known = kind(path)
-        return (READING_ORDER.index(known) if known else len(READING_ORDER), path.name)
-
-    groups: dict[str, list[Path]] = {}
-    for path in sorted(files, key=reading_rank):
-        known = kind(path)
-        stem = path.stem.removesuffix(f"_{known}") if known else path.stem
-        groups.setdefault(stem, []).append(path)
-
-    def dataset_rank(stem: str) -> int:
-        # the longest matching name: faces_wild_... belongs to faces_wild, not to faces
-        names = [name for name in DATASETS if stem.startswith(f"{name}_")]
-        return list(DATASETS).index(max(names, key=len)) if names else len(DATASETS)
-
-    return {stem: groups[stem] for stem in sorted(groups, key=lambda s: (dataset_rank(s), s))}
-
-
-def write_index(out: Path, info: dict) -> Path:
-    """``index.html``: the run facts, then each group's summary table and figures (what a
-    reader opens the report for), its detailed comparisons, and links to every notebook."""
-    rows = "".join(
-        f"<tr><td>{html.escape(r['name'])}</td><td>{'ok' if r['ok'] else 'FAILED'}</td>"
-        f"<td>{r['seconds']:.0f} s</td>"
-        f"<td>{_link(r['html'], 'HTML')} {_link(r['notebook'], 'notebook')}</td>"
-        f"<td>{html.escape(r['error'] or '')}</td></tr>"
-        for r in info["notebooks"]
-    )
-    origin = info["provenance"]
-    runs = "".join(
-        f"<li>{run['time_utc']}, commit <code>{run['commit']}</code>, "
-        f"{run['wall_seconds'] / 60:.1f} min: {', '.join(run['notebooks'])}</li>"
-        for run in info["invocations"]
-    )
-    facts = (
-        f"profile <b>{info['profile']}</b>, device {html.escape(info['device'])} "
-        f"({html.escape(_machine(origin))}, {origin['cpu_threads']} threads), "
-        f"torch {origin['packages']['torch']}; "
-        f'{len(info["invocations"])} run(s) into this folder (<a href="#runs">listed below</a>)'
-    )
-    groups = report_groups(out)
-    contents = " · ".join(f'<a href="#{html.escape(g)}">{html.escape(g)}</a>' for g in groups)
-    sections = "".join(
-        f'<h2 id="{html.escape(stem)}">{html.escape(stem)}</h2>' + "".join(map(_item, files))
-        for stem, files in groups.items()
-    )
-    page = f"""<!doctype html><html><head><meta charset="utf-8">
-<title>colorize report: {info["profile"]}</title><style>
-body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}}
-table{{border-collapse:collapse;font-size:13px}}
-td,th{{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}}
-img{{max-width:100%}}figure{{margin:1em 0}}.wide{{overflow-x:auto}}</style></head><body>
-<h1>colorize: {info["profile"]} profile</h1><p>{facts}</p>
-<p>{contents or "No summary tables or figures (the summary notebook did not run)."}</p>
-{sections}
-<h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>time</th><th>open</th>
-<th>error</th></tr>{rows}</table>
-<h2 id="runs">Runs into this folder</h2><ol>{runs}</ol>
-</body></html>"""
-    target = out / "index.html"
-    target.write_text(page, encoding="utf-8")
-    return target
-
-
-def _machine(origin: dict) -> str:
-    """The platform and, where recorded (older run.json files lack it), the CPU."""
-    cpu = describe_cpu(origin)
-    return f"{origin['platform']}, {cpu}" if cpu else origin["platform"]
-
-
-def _item(path: Path) -> str:
-    """One table (CSV) or figure of the report, with its file name as heading or caption."""
-    if path.suffix == ".csv":
-        table = pd.read_csv(path, index_col=0).fillna("")
-        wide = table.to_html(border=0, classes="table")
-        return f'<h3>{html.escape(path.stem)}</h3><div class="wide">{wide}</div>'
-    return (
-        f'<figure><img src="figures/{html.escape(path.name)}" alt="{html.escape(path.stem)}">'
-        f"<figcaption>{html.escape(path.stem)}</figcaption></figure>"
-    )
-
-
-def _link(target: str | None, label: str) -> str:
-    return f'<a href="{html.escape(target)}">{label}</a>' if target else ""
 
 
 def _parse_set(items: list[str]) -> dict[str, dict]:
