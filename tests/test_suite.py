@@ -116,16 +116,25 @@ def test_the_readmes_commands_with_a_relative_colorize_data(tmp_path):
     assert not (suite.NOTEBOOK_DIR / relative_cache).exists()
 
 
-def test_a_failing_notebook_is_reported_and_the_rest_still_run(tmp_path, capsys):
+def test_a_failing_notebook_is_reported_and_the_rest_still_run(tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv("COLORIZE_PROGRESS", "0")  # lines only, as in CI
     failed = suite.main([
         "--profile", "smoke", "--only", "faces_cnn", "landscapes_cnn",
         "--out", str(tmp_path / "reports"), "--results", str(tmp_path / "results"),
         "--set", "faces_cnn.MODEL='no_such_model'",
     ])  # fmt: skip
-    printed = capsys.readouterr().out
+    printed = capfd.readouterr()  # at the file descriptors: the kernels' output too
     assert failed == 1
-    assert "faces_cnn: FAILED in cell" in printed and "no_such_model" in printed
-    assert "landscapes_cnn: finished" in printed
+    assert "faces_cnn: FAILED in cell" in printed.out and "no_such_model" in printed.out
+    assert "Traceback" in printed.out or "Error" in printed.out.split("FAILED", 1)[1]
+    assert "landscapes_cnn: finished" in printed.out
+    # quiet: one line per notebook start and end, the failure's traceback, the summary; no
+    # kernel warnings, no per-cell progress
+    for noise in ("IPKernelApp", "Executing", "cell/s", "without encryption"):
+        assert noise not in printed.out + printed.err
+    log = (tmp_path / "reports" / "suite.log").read_text()
+    assert "no_such_model" in log and "landscapes_cnn: finished" in log
+    assert "Executing notebook with kernel" in log  # papermill's own log is kept there
     info = json.loads((tmp_path / "reports" / "run.json").read_text())
     status = {n["name"]: n["ok"] for n in info["notebooks"]}
     assert status == {"faces_cnn": False, "landscapes_cnn": True}

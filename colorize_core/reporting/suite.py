@@ -2,11 +2,16 @@
 
 Runs the notebooks in ``notebooks/`` with papermill under a profile (smoke, cpu, full; see
 ``profiles.py``) and writes ``reports/<profile>/``: the executed notebooks, an HTML copy of each,
+``suite.log`` (everything the console leaves out; see ``console.py``),
 the summary notebook's tables (CSV, Markdown) and figures (PNG; JPEG for photo grids),
 ``run.json`` (profile, device, commit, package versions, wall times; earlier runs into the same
 folder, e.g. with ``--only``, are kept and listed) and ``index.html`` linking it all. A notebook
 that fails is reported with its cell and error and the others still run; the exit status is the
 number of notebooks that failed.
+
+Each notebook runs in the report folder, and the paths it is given (``OUTPUT_DIR``,
+``REPORT_DIR``, a ``folder:`` dataset) are relative to that folder: an executed notebook names no
+folder of the machine that ran it, and reruns the same wherever the checkout lies.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import json
 import os
 import sys
 import time
+import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO
 
 from colorize_core.data.datasets import FOLDER_PREFIX
-from colorize_core.data.progress import progress_enabled
+from colorize_core.reporting.console import SuiteConsole, earlier_seconds
 from colorize_core.reporting.index_page import write_index
 from colorize_core.reporting.profiles import (
     NOTEBOOKS,
@@ -52,6 +59,7 @@ class NotebookRun:
     html: str | None
     error: str | None = None
     cell: int | None = None  # execution count of the failing cell
+    detail: str | None = field(default=None, repr=False)  # the full traceback; not in run.json
 
 
 def ensure_kernel() -> str:
@@ -79,22 +87,36 @@ def export_html(notebook: Path) -> Path:
     return target
 
 
-def run_notebook(name: str, parameters: dict, out: Path) -> NotebookRun:
-    """Execute ``notebooks/<name>.ipynb`` into ``out/<name>.ipynb``; never raises for a failure."""
+def kernel_manager(log: IO[str]) -> type:
+    """A Jupyter kernel manager whose kernels write their own output (start-up notes, warnings
+    such as "running over TCP without encryption") to ``log`` rather than to the console."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            await super()._async_launch_kernel(kernel_cmd, **{**kw, "stdout": log, "stderr": log})
+
+    return LoggedKernelManager
+
+
+def run_notebook(name: str, parameters: dict, out: Path, log: IO[str] | None = None) -> NotebookRun:
+    """Execute ``notebooks/<name>.ipynb`` into ``out/<name>.ipynb``, in ``out``; never raises for
+    a failure. With ``log``, the kernel's own output and every cell's output are written there."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     source, target = NOTEBOOK_DIR / f"{name}.ipynb", out / f"{name}.ipynb"
-    started, error, cell = time.perf_counter(), None, None
+    started, error, cell, detail = time.perf_counter(), None, None, None
+    quiet = {"kernel_manager_class": kernel_manager(log)} if log is not None else {}
     try:
         papermill.execute_notebook(
-            str(source), str(target), parameters=parameters, kernel_name=KERNEL,
-            cwd=str(NOTEBOOK_DIR), progress_bar=progress_enabled(), log_output=False,
+            str(source), str(target), parameters=parameters, kernel_name=KERNEL, cwd=str(out),
+            progress_bar=False, log_output=log is not None, **quiet,
         )  # fmt: skip
     except PapermillExecutionError as e:
-        error, cell = f"{e.ename}: {e.evalue}", e.exec_count
+        error, cell, detail = f"{e.ename}: {e.evalue}", e.exec_count, "\n".join(e.traceback)
     except Exception as e:  # a dead kernel, a missing notebook: report it, keep the batch going
-        error = f"{type(e).__name__}: {e}"
+        error, detail = f"{type(e).__name__}: {e}", traceback.format_exc()
     seconds = time.perf_counter() - started
     page = None
     if target.is_file():
@@ -102,7 +124,9 @@ def run_notebook(name: str, parameters: dict, out: Path) -> NotebookRun:
             page = export_html(target).name
         except Exception as e:  # the notebook still counts; say why there is no HTML
             error = error or f"HTML export failed: {e}"
-    return NotebookRun(name, error is None, round(seconds, 1), target.name, page, error, cell)
+    return NotebookRun(
+        name, error is None, round(seconds, 1), target.name, page, error, cell, detail
+    )
 
 
 def absolute_environment() -> None:
@@ -116,15 +140,27 @@ def absolute_environment() -> None:
             os.environ[variable] = str(Path(value).expanduser().resolve())
 
 
-def absolute_dataset(name: str) -> str:
-    """``folder:PATH`` with PATH made absolute, for the same reason; other names unchanged."""
+def relative_to(path: Path, folder: Path) -> str:
+    """``path`` as a notebook running in ``folder`` reaches it: relative, in POSIX form."""
+    return Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix()
+
+
+def relative_dataset(name: str, folder: Path) -> str:
+    """``folder:PATH`` with PATH (the user's, from where they ran the suite) relative to the
+    folder the notebook runs in; other names unchanged."""
     if not name.startswith(FOLDER_PREFIX):
         return name
-    return FOLDER_PREFIX + str(Path(name.removeprefix(FOLDER_PREFIX)).expanduser().resolve())
+    path = Path(name.removeprefix(FOLDER_PREFIX)).expanduser()
+    return FOLDER_PREFIX + relative_to(path, folder)
 
 
 def _say(message: str) -> None:
     print(message, flush=True)
+
+
+def _failure_line(run: NotebookRun) -> str:
+    where = f" in cell [{run.cell}]" if run.cell else ""
+    return f"FAILED{where}: {run.error}"
 
 
 def run_suite(
@@ -156,9 +192,9 @@ def run_suite(
 
     def parameters(name: str, index: int) -> dict:
         params = notebook_parameters(profile, name)
-        params["OUTPUT_DIR"] = str(results)
+        params["OUTPUT_DIR"] = relative_to(results, out)
         if name in WRITES_REPORT:
-            params["REPORT_DIR"] = str(out)
+            params["REPORT_DIR"] = "."
         if device:
             params["DEVICE"] = _device_for(device, index, parallel)
         if seed is not None:
@@ -167,34 +203,36 @@ def run_suite(
             params["RESUME"] = True
         params.update((overrides or {}).get(name, {}))
         if isinstance(params.get("DATASET"), str):
-            params["DATASET"] = absolute_dataset(params["DATASET"])
+            params["DATASET"] = relative_dataset(params["DATASET"], out)
         return params
-
-    def one(item: tuple[int, str]) -> NotebookRun:
-        i, name = item
-        _say(f"[{i + 1}/{len(selected)}] {name}: started")
-        run = run_notebook(name, parameters(name, i), out)
-        where = f" in cell [{run.cell}]" if run.cell else ""
-        status = "finished" if run.ok else f"FAILED{where}: {run.error}"
-        _say(f"[{i + 1}/{len(selected)}] {name}: {status} ({run.seconds:.0f} s)")
-        return run
 
     index = {name: i for i, name in enumerate(selected)}
     experiments = {n: parameters(n, i) for n, i in index.items() if n != "summary"}
     waits_for = schedule(experiments, results / profile)  # before anything runs: fail fast
     started_runs: dict[str, Future] = {}
+    earlier = earlier_seconds(out / "run.json", ROOT / "reports" / profile / "run.json",
+                              profile=profile)  # fmt: skip
 
-    def after_its_sources(name: str) -> NotebookRun:
-        for source in waits_for[name]:  # submitted earlier, so started or done: no deadlock
-            started_runs[source].result()
-        return one((index[name], name))
+    with SuiteConsole(out, selected, earlier, parallel) as console:
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        for name in waits_for:
-            started_runs[name] = pool.submit(after_its_sources, name)
-        runs = [started_runs[name].result() for name in waits_for]
-    if "summary" in selected:
-        runs.append(one((selected.index("summary"), "summary")))
+        def one(name: str) -> NotebookRun:
+            console.started(index[name], name)
+            run = run_notebook(name, parameters(name, index[name]), out, console.log)
+            status = "finished" if run.ok else _failure_line(run)
+            console.finished(index[name], name, status, run.seconds, run.detail or "")
+            return run
+
+        def after_its_sources(name: str) -> NotebookRun:
+            for source in waits_for[name]:  # submitted earlier, so started or done: no deadlock
+                started_runs[source].result()
+            return one(name)
+
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            for name in waits_for:
+                started_runs[name] = pool.submit(after_its_sources, name)
+            runs = [started_runs[name].result() for name in waits_for]
+        if "summary" in selected:
+            runs.append(one("summary"))
 
     info = {
         "profile": profile,
@@ -203,7 +241,7 @@ def run_suite(
         "parallel": parallel,
         "wall_seconds": round(time.time() - started, 1),
         "results": str(results),
-        "notebooks": [asdict(r) for r in runs],
+        "notebooks": [{k: v for k, v in asdict(r).items() if k != "detail"} for r in runs],
         "provenance": origin,
     }
     info = merge_with_earlier(info, out / "run.json")
