@@ -144,6 +144,16 @@ def test_colorize_train_takes_flat_options_and_config_files(tmp_path, capsys):
                                                    "--epochs", "7"])  # fmt: skip
     again = ExperimentConfig.from_params(**train_command.parameters(args))
     assert again == config.with_params(epochs=7)
+    # a run folder's config.json names a relative output_dir, taken from wherever the notebook
+    # ran: the run is found where the file lies instead
+    run = config.with_params(output_dir="../../results")
+    (tmp_path / "elsewhere" / "x").mkdir(parents=True)
+    run.save(tmp_path / "elsewhere" / "x" / "config.json")
+    args = train_command.build_parser().parse_args(
+        ["--config", str(tmp_path / "elsewhere/x/config.json")]
+    )
+    found = ExperimentConfig.from_params(**train_command.parameters(args))
+    assert found.run_dir == tmp_path / "elsewhere" / "x"
     with pytest.raises(SystemExit):
         train_command.main(["--image-size", "30"])
     assert "image_size" in capsys.readouterr().err

@@ -75,11 +75,16 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     given = {k: v for k, v in vars(args).items() if k not in ("config", "resume")}
     if not args.config:
         return given
-    values = json.loads(Path(args.config).read_text())
+    path = Path(args.config)
+    values = json.loads(path.read_text())
     if any(isinstance(values.get(part), dict) for part in ("data", "model", "train")):
         values = dataclasses.asdict(ExperimentConfig.from_dict(values))
         values = {**{k: v for k, v in values.items() if not isinstance(v, dict)},
                   **values["data"], **values["model"], **values["train"]}  # fmt: skip
+        if path.parent.name == values["name"]:
+            # a run folder's own config.json lies at <output_dir>/<name>/: that is where the run
+            # is, whatever folder its (perhaps relative) output_dir was taken from when it ran
+            values["output_dir"] = str(path.parent.parent)
     return {**values, **given}
 
 
