@@ -40,7 +40,7 @@ body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1320px;padding:0
  color:#222}
 h1{margin-bottom:.2em}h2{margin-top:2.2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 p.facts,p.howto{color:#555;font-size:14px;max-width:70em}nav{font-size:14px;margin:1em 0}
-figure{margin:1em 0}figure img{max-width:100%}figcaption{color:#666;font-size:13px}
+figure{margin:1em 0}figure img{max-width:min(100%,1000px)}figcaption{color:#666;font-size:13px}
 table.plain{border-collapse:collapse;font-size:13px}
 table.plain td,table.plain th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}
 table.full{border-collapse:collapse;font-size:12px}
