@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from test_serve import chromium_paths  # pytest puts tests/ on sys.path
+from test_serve import headless_chromium  # pytest puts tests/ on sys.path
 
 from colorize_core.reporting import digest, index_page
 
@@ -79,13 +77,7 @@ def test_vivid_targets_are_summarised(report):
 
 @pytest.fixture(scope="module")
 def browser():
-    binary, driver_path = chromium_paths()
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument("--window-size=1400,900")
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    driver = headless_chromium(1400, 900)
     try:
         yield driver
     finally:

@@ -347,19 +347,23 @@ def downloads(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("downloads")
 
 
-@pytest.fixture(scope="module")
-def browser(downloads):
+def headless_chromium(width: int, height: int, prefs: dict | None = None) -> webdriver.Chrome:
+    """Debian's Chromium, headless, with a window of ``width`` x ``height`` CSS pixels."""
     binary, driver_path = chromium_paths()
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
         options.add_argument(argument)
-    options.add_argument("--window-size=1280,800")
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    options.add_argument(f"--window-size={width},{height}")
+    if prefs:
+        options.add_experimental_option("prefs", prefs)
+    return webdriver.Chrome(options=options, service=Service(driver_path))
+
+
+@pytest.fixture(scope="module")
+def browser(downloads):
+    prefs = {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    driver = headless_chromium(1280, 800, prefs)
     try:
         driver.execute_cdp_cmd(
             "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
