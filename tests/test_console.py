@@ -98,3 +98,14 @@ def test_no_estimate_without_earlier_timings(tmp_path, capsys, monkeypatch):
         shown.started(0, "a")
         shown.finished(0, "a", "finished", 3.0)
     assert capsys.readouterr().out.splitlines()[-1] == "[1/2] a: finished (3 s)"
+
+
+def test_the_bar_is_drawn_only_on_a_terminal(monkeypatch):
+    monkeypatch.delenv("COLORIZE_PROGRESS", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False)
+    assert not console.on_a_terminal()  # a pipe or a file: lines only, whatever is imported
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert console.on_a_terminal()
+    monkeypatch.setenv("CI", "1")
+    assert not console.on_a_terminal()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -23,11 +24,18 @@ from typing import IO
 
 from tqdm import tqdm
 
-from colorize_core.data.progress import progress_enabled
-
 LOG_NAME = "suite.log"
 _TICK_SECONDS = 1.0  # how often the bar's clock and estimate are redrawn on a terminal
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colour codes in kernel tracebacks
+
+
+def on_a_terminal() -> bool:
+    """Draw the overall bar? ``COLORIZE_PROGRESS=0/1`` decides if set; else only when stdout is a
+    terminal and not in CI (a bar redrawn every second would fill a log file)."""
+    forced = os.environ.get("COLORIZE_PROGRESS")
+    if forced in ("0", "1"):
+        return forced == "1"
+    return not os.environ.get("CI") and sys.stdout.isatty()
 
 
 def earlier_seconds(*run_files: Path, profile: str) -> dict[str, float]:
@@ -113,7 +121,7 @@ class SuiteConsole:
         self.log = self.path.open("w", encoding="utf-8", buffering=1)
         self._stack = _logging_to(self.log)
         self._stack.__enter__()
-        if progress_enabled():
+        if on_a_terminal():
             self.bar = tqdm(
                 total=self.total, file=sys.stdout, unit="notebook", dynamic_ncols=True,
                 bar_format="{desc} |{bar}| {n_fmt}/{total_fmt} notebooks, {elapsed}{postfix}",
