@@ -89,7 +89,8 @@ def test_a_bar_with_the_time_left_on_a_terminal(tmp_path, capsys, monkeypatch):
         shown.finished(0, "a", "finished", 30.0)
     out = capsys.readouterr().out
     assert "[1/2] a: finished (30 s); about 60 s left" in out
-    assert "1/2 notebooks" in out and "about 60 s left" in out.split("a: finished")[-1]
+    bar = out.split("a: finished")[-1]
+    assert "1/2 notebooks" in bar and ", about 60 s left" in bar and ", ," not in bar
 
 
 def test_no_estimate_without_earlier_timings(tmp_path, capsys, monkeypatch):

@@ -176,7 +176,8 @@ class SuiteConsole:
     def _redraw(self) -> None:
         left = self.estimate.seconds_left()
         with self.lock:
-            postfix = f", about {duration(left)} left" if left is not None else ""
+            going = left is not None and self.done < self.total
+            postfix = f"about {duration(left)} left" if going else ""  # tqdm adds the ", "
             self.bar.set_postfix_str(postfix, refresh=False)
             self.bar.refresh()
 
