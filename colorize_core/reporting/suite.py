@@ -132,7 +132,7 @@ def run_notebook(name: str, parameters: dict, out: Path, log: IO[str] | None = N
 def absolute_environment() -> None:
     """Make each folder in ``PATH_VARIABLES`` absolute, taken from this process's working folder.
 
-    The notebooks run in ``notebooks/`` and inherit the environment, so a relative path the user
+    The notebooks run in the report folder and inherit the environment, so a relative path the user
     set (README: ``export COLORIZE_DATA=../shared/datasets``) would point elsewhere there.
     """
     for variable in PATH_VARIABLES:
