@@ -56,8 +56,8 @@ def test_each_group_reads_headline_key_table_photos_chart_then_folded_tables(rep
 
 def test_the_headline_is_written_from_the_tables_numbers(report):
     tables = digest.GroupTables.read(report / "tables", "faces_128px_all_seed0")
-    mean = tables.numbers()["mean"]
-    models = mean[tables.kinds() == "model"]
+    mean = tables.numbers["mean"]
+    models = mean[tables.kinds == "model"]
     best = models["delta_e2000"].idxmin()
     text = digest.headline(tables)
     assert text.startswith(f"**{best}** is the best model on ΔE2000, ")

@@ -12,12 +12,12 @@ import html
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
-from colorize_core.data.datasets import DATASETS
-from colorize_core.reporting.report import ALL_METRICS
+from colorize_core.reporting.report import ALL_METRICS, group_label
 
 # The key metrics, in this order, where a group has them: pixel accuracy of the colour (PSNR ab,
 # the reference studies' ΔE76, the perceptual ΔE2000), structure (SSIM), vividness
@@ -77,15 +77,24 @@ def sig3(value: float) -> str:
 
 
 def stem_label(stem: str) -> str:
-    """``faces_128px_all_seed0`` -> ``faces, 128 px, all images, seed 0`` (``report.group_label``
-    of the group the stem names); other stems unchanged."""
+    """``faces_128px_all_seed0`` -> ``faces, 128 px, all images, seed 0``: the
+    ``report.group_label`` of the group that ``report.group_stem`` named; other stems unchanged."""
     match = _STEM.match(stem)
     if match is None:
         return stem
-    dataset = match["dataset"]
-    known = [name for name in DATASETS if dataset == name.replace("/", "_")]
-    images = "all images" if match["images"] == "all" else f"first {match['images']} images"
-    return f"{known[0] if known else dataset}, {match['size']} px, {images}, seed {match['seed']}"
+    size = None if match["size"] == "default" else int(match["size"])
+    limit = None if match["images"] == "all" else int(match["images"])
+    return group_label((match["dataset"], size, limit, int(match["seed"])))
+
+
+def folded(title: str, body: str) -> str:
+    """``body`` in a collapsible section headed ``title``."""
+    return f"<details><summary>{html.escape(title)}</summary>{body}</details>"
+
+
+def wide_table(frame: pd.DataFrame) -> str:
+    """A full table as HTML that scrolls sideways inside its own box, not the page."""
+    return f'<div class="wide">{frame.to_html(border=0, classes="full")}</div>'
 
 
 @dataclass
@@ -110,8 +119,10 @@ class GroupTables:
             table("ablation"),
         )
 
+    @cached_property
     def numbers(self) -> dict[str, pd.DataFrame]:
-        """``mean``, ``low``, ``high``: predictors x metrics, floats (nan where empty)."""
+        """``mean``, ``low``, ``high``: predictors x metrics, floats (nan where empty); parsed
+        once, from ``summary``."""
         metrics = [m for m in self.summary.columns if m in ALL_METRICS]
         parsed = {m: self.summary[m].map(parse_cell) for m in metrics}
         return {
@@ -119,40 +130,42 @@ class GroupTables:
             for i, part in enumerate(("mean", "low", "high"))
         }
 
+    @property
     def kinds(self) -> pd.Series:
-        return (
-            self.summary["kind"]
-            if "kind" in self.summary
-            else pd.Series("model", self.summary.index)
-        )
+        """model, baseline or quoted, per predictor."""
+        return self.summary["kind"]
+
+    @property
+    def true_colourfulness(self) -> float | None:
+        """The true images' mean colourfulness, the target of ``colorfulness_pred``."""
+        truth = self.numbers["mean"].get("colorfulness_true", pd.Series(dtype=float)).dropna()
+        return float(truth.iloc[0]) if len(truth) else None
 
 
 def key_metrics(tables: GroupTables) -> list[str]:
     """The ``KEY_METRICS`` some model or baseline of the group has a value for."""
-    mean = tables.numbers()["mean"]
-    compared = mean[tables.kinds().reindex(mean.index) != "quoted"]
+    mean = tables.numbers["mean"]
+    compared = mean[tables.kinds != "quoted"]
     return [m for m in KEY_METRICS if m in compared and compared[m].notna().any()]
 
 
 def _closeness(tables: GroupTables, metric: str) -> pd.Series:
     """Higher is better: the metric's value, its negation, or (colourfulness) minus the distance
     to the true images' colourfulness."""
-    mean = tables.numbers()["mean"]
-    values = mean[metric]
+    values = tables.numbers["mean"][metric]
     better = ALL_METRICS[metric].higher_is_better
     if better is None:
-        truth = mean["colorfulness_true"].dropna()
-        return -(values - truth.iloc[0]).abs() if len(truth) else values * math.nan
+        truth = tables.true_colourfulness
+        return -(values - truth).abs() if truth is not None else values * math.nan
     return values if better else -values
 
 
 def best_per_metric(tables: GroupTables, metrics: list[str]) -> dict[str, str]:
     """The predictor with the best value of each metric among those run here (models and
     baselines; quoted rows were measured on other images, so they are not ranked)."""
-    kinds = tables.kinds()
     best = {}
     for metric in metrics:
-        score = _closeness(tables, metric)[kinds.reindex(tables.summary.index) != "quoted"].dropna()
+        score = _closeness(tables, metric)[tables.kinds != "quoted"].dropna()
         if len(score):
             best[metric] = str(score.idxmax())
     return best
@@ -160,9 +173,9 @@ def best_per_metric(tables: GroupTables, metrics: list[str]) -> dict[str, str]:
 
 def ordered(tables: GroupTables) -> dict[str, list[str]]:
     """Predictors by kind (model, baseline, quoted); models best first on ``RANKED_BY``."""
-    kinds = tables.kinds()
+    kinds = tables.kinds
     groups = {kind: [p for p in tables.summary.index if kinds[p] == kind] for kind in SECTIONS}
-    mean = tables.numbers()["mean"]
+    mean = tables.numbers["mean"]
     metric = next((m for m in RANKED_BY if m in mean and mean[m].notna().any()), None)
     if metric is not None:
         score = _closeness(tables, metric)
@@ -175,8 +188,8 @@ def _header(tables: GroupTables, metric: str) -> str:
     arrow = {True: " ↑", False: " ↓", None: ""}[info.higher_is_better]
     name = info.name
     if metric == "colorfulness_pred":
-        truth = tables.numbers()["mean"].get("colorfulness_true", pd.Series(dtype=float)).dropna()
-        name = f"Colourfulness (true {sig3(truth.iloc[0])})" if len(truth) else "Colourfulness"
+        truth = tables.true_colourfulness
+        name = f"Colourfulness (true {sig3(truth)})" if truth is not None else "Colourfulness"
         arrow = " ≈"
     return f'<th title="{html.escape(info.definition)}">{html.escape(name)}{arrow}</th>'
 
@@ -186,7 +199,7 @@ def key_table_html(tables: GroupTables) -> str:
     3 significant figures; the best value per column (among runs here) highlighted; models
     best first, then the trivial baselines, then the quoted rows, each set apart."""
     metrics = key_metrics(tables)
-    numbers, best = tables.numbers(), best_per_metric(tables, metrics)
+    numbers, best = tables.numbers, best_per_metric(tables, metrics)
     groups = ordered(tables)
     header = "<th>predictor</th>" + "".join(_header(tables, m) for m in metrics)
     bodies = []
@@ -263,7 +276,7 @@ def headline(tables: GroupTables) -> str:
     best on the ranking metric (``RANKED_BY``), by how much against the runner-up and the best
     trivial baseline and whether beyond the paired CI, how it does on PSNR ab, and how vivid its
     colours are. Markdown, the best model in bold."""
-    numbers, groups = tables.numbers(), ordered(tables)
+    numbers, groups = tables.numbers, ordered(tables)
     mean, low, high = numbers["mean"], numbers["low"], numbers["high"]
     models, baselines = groups["model"], groups["baseline"]
     metric = next((m for m in RANKED_BY if m in mean and mean.loc[models, m].notna().any()), None)
@@ -296,12 +309,12 @@ def headline(tables: GroupTables) -> str:
             if top == best
             else f"{top} is best on PSNR ab, {psnr}"
         )
-    truth = mean["colorfulness_true"].dropna() if "colorfulness_true" in mean else pd.Series()
-    if len(truth) and truth.iloc[0] > 0 and pd.notna(mean.get("colorfulness_pred", {}).get(best)):
-        vivid = mean.at[best, "colorfulness_pred"]
+    truth = tables.true_colourfulness
+    vivid = mean.at[best, "colorfulness_pred"] if "colorfulness_pred" in mean else math.nan
+    if truth and pd.notna(vivid):
         more.append(
-            f"its colours reach {vivid / truth.iloc[0]:.0%} of the true colourfulness "
-            f"({sig3(vivid)} of {sig3(truth.iloc[0])})"
+            f"its colours reach {vivid / truth:.0%} of the true colourfulness "
+            f"({sig3(vivid)} of {sig3(truth)})"
         )
     if more:
         text = "; ".join(more)
@@ -336,11 +349,10 @@ def _comparisons_html(frame: pd.DataFrame) -> str:
 def details_html(tables: GroupTables) -> str:
     """The full tables, each in a collapsible section: every metric with its CI and source,
     the paired comparisons against the baselines, model against model, the ablation."""
-    full = tables.summary.to_html(border=0, classes="full")
     sections = [
         (
             "All metrics: mean [95% CI] over the test images, and where each row comes from",
-            f'<div class="wide">{full}</div>',
+            wide_table(tables.summary),
         )
     ]
     for title, frame in (
@@ -350,7 +362,4 @@ def details_html(tables: GroupTables) -> str:
     ):
         if frame is not None and len(frame):
             sections.append((title, f'<div class="wide">{_comparisons_html(frame)}</div>'))
-    return "".join(
-        f"<details><summary>{html.escape(title)}</summary>{body}</details>"
-        for title, body in sections
-    )
+    return "".join(folded(title, body) for title, body in sections)

@@ -86,15 +86,6 @@ def _figure(path: Path, caption: str | None = None) -> str:
     )
 
 
-def _folded(title: str, body: str) -> str:
-    return f"<details><summary>{html.escape(title)}</summary>{body}</details>"
-
-
-def _plain_table(path: Path) -> str:
-    table = pd.read_csv(path, index_col=0).fillna("")
-    return f'<div class="wide">{table.to_html(border=0, classes="full")}</div>'
-
-
 def group_section(stem: str, files: list[Path]) -> str:
     """One group: headline, key table, photo grid and chart, then everything else folded."""
     kinds = {file_kind(p): p for p in files if file_kind(p)}
@@ -113,11 +104,15 @@ def group_section(stem: str, files: list[Path]) -> str:
     ]
     if folded:
         parts.append(
-            _folded("More figures: per-image distributions, training curves", "".join(folded))
+            digest.folded("More figures: per-image distributions, training curves", "".join(folded))
         )
     for path in (p for p in files if file_kind(p) is None):  # a file of no known kind, shown plain
-        body = _plain_table(path) if path.suffix == ".csv" else _figure(path)
-        parts.append(_folded(path.stem, body))
+        body = (
+            digest.wide_table(pd.read_csv(path, index_col=0).fillna(""))
+            if path.suffix == ".csv"
+            else _figure(path)
+        )
+        parts.append(digest.folded(path.stem, body))
     return "".join(parts)
 
 
@@ -150,7 +145,7 @@ def vivid_section(files: list[Path]) -> str:
         parts.append(f'<p class="headline"><b>{html.escape(name)}</b>: '
                      f"{html.escape(targets_summary(table))}.</p>")  # fmt: skip
         parts.append(
-            _folded(
+            digest.folded(
                 f"{name}: every target",
                 '<table class="plain"><tr><th>target</th><th>value</th><th>against</th>'
                 f"<th></th></tr>{rows}</table>",
