@@ -152,16 +152,19 @@ class SuiteConsole:
                 self.log.write(f"{time.strftime('%H:%M:%S')} {message}\n")
 
     def started(self, index: int, name: str) -> None:
-        self.estimate.start(name)
+        with self.lock:  # the bar's ticker reads the estimate from its own thread
+            self.estimate.start(name)
         self.say(f"[{index + 1}/{self.total}] {name}: started")
 
     def finished(self, index: int, name: str, status: str, seconds: float, detail: str = ""):
         """One line for how notebook ``name`` ended; ``detail`` (a traceback) follows in full."""
-        self.estimate.finish(name, seconds)
-        self.done += 1
-        left = self.estimate.seconds_left()
-        remaining = self.total - self.done
-        after = f"; about {duration(left)} left" if left is not None and remaining else ""
+        with self.lock:
+            self.estimate.finish(name, seconds)
+            self.done += 1
+            left = self.estimate.seconds_left()
+        after = (
+            f"; about {duration(left)} left" if left is not None and self.done < self.total else ""
+        )
         self.say(f"[{index + 1}/{self.total}] {name}: {status} ({duration(seconds)}){after}")
         if detail:
             self.say("\n".join(f"    {line}" for line in plain(detail).rstrip().splitlines()))
@@ -174,8 +177,8 @@ class SuiteConsole:
             self._redraw()
 
     def _redraw(self) -> None:
-        left = self.estimate.seconds_left()
         with self.lock:
+            left = self.estimate.seconds_left()
             going = left is not None and self.done < self.total
             postfix = f"about {duration(left)} left" if going else ""  # tqdm adds the ", "
             self.bar.set_postfix_str(postfix, refresh=False)
