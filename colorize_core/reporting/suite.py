@@ -37,7 +37,7 @@ from colorize_core.reporting.profiles import (
     WRITES_REPORT,
     notebook_parameters,
 )
-from colorize_core.training.checkpoint import best_checkpoint
+from colorize_core.training.checkpoint import best_checkpoint, written_atomically
 from colorize_core.training.device import cpu_has_bf16, pick_device
 from colorize_core.training.provenance import provenance
 
@@ -245,7 +245,8 @@ def run_suite(
         "provenance": origin,
     }
     info = merge_with_earlier(info, out / "run.json")
-    (out / "run.json").write_text(json.dumps(info, indent=1))
+    with written_atomically(out / "run.json") as partial:  # it holds every earlier run's record
+        partial.write_text(json.dumps(info, indent=1))
     write_index(out, info)
     return runs
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +24,26 @@ class CheckpointError(RuntimeError):
     """A file that cannot be used as a colorize checkpoint; the message says why."""
 
 
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically to ``path``."""
-    path = Path(path)
+@contextmanager
+def written_atomically(path: Path) -> Iterator[Path]:
+    """A temporary file of this writer's own beside ``path`` to write; it replaces ``path`` when
+    the block ends, and is removed if the block fails: a crash mid-write never leaves a truncated
+    file behind, and two writers never rename each other's file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # a temporary file of this writer's own: a crash mid-write never leaves a truncated
-    # checkpoint behind, and two writers never rename each other's file
     handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(handle)
     try:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, partial)
+        yield Path(partial)
         os.replace(partial, path)
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically to ``path``."""
+    with written_atomically(Path(path)) as partial:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, partial)
 
 
 def best_checkpoint(source: str | os.PathLike) -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -24,7 +23,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from colorize_core.training.checkpoint import CheckpointError
+from colorize_core.training.checkpoint import CheckpointError, written_atomically
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.loading import build_predictor
 
@@ -68,15 +67,8 @@ def write_model_file(
     # one metadata key: safetensors writes several in a random order, and the same model must
     # always give the same bytes (and SHA-256)
     metadata = {METADATA_KEY: json.dumps(header, sort_keys=True)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(state, partial, metadata)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    with written_atomically(path) as partial:
+        save_file(state, str(partial), metadata)
     return file_sha256(path)
 
 
