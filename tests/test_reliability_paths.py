@@ -67,3 +67,12 @@ def test_data_dir_and_absolute_paths(tmp_path, monkeypatch, notebooks_started):
         "COLORIZE_HOME": None,
     }
     assert parameters["DATASET"] == "faces"  # a registered name is not a path
+
+
+def test_a_report_folder_that_is_the_notebooks_folder_is_refused(capsys, notebooks_started):
+    before = {p.name: p.read_bytes() for p in suite.NOTEBOOK_DIR.glob("*.ipynb")}
+    with pytest.raises(SystemExit) as stopped:
+        suite.main(["--profile", "smoke", "--only", "faces_cnn", "--out", str(suite.NOTEBOOK_DIR)])
+    assert stopped.value.code == 2 and "notebooks' own folder" in capsys.readouterr().err
+    assert notebooks_started == []
+    assert {p.name: p.read_bytes() for p in suite.NOTEBOOK_DIR.glob("*.ipynb")} == before

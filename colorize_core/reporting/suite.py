@@ -184,6 +184,8 @@ def run_suite(
         )
     # Relative paths are the user's, from where they ran this; the notebooks run elsewhere.
     out = (out or ROOT / "reports" / profile).resolve()
+    if out == NOTEBOOK_DIR.resolve():  # the executed copies would replace the notebooks run
+        raise ValueError(f"--out {out} is the notebooks' own folder; give another report folder")
     out.mkdir(parents=True, exist_ok=True)
     results = results.resolve()
     absolute_environment()
