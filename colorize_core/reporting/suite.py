@@ -37,7 +37,8 @@ from colorize_core.reporting.profiles import (
     WRITES_REPORT,
     notebook_parameters,
 )
-from colorize_core.training.checkpoint import best_checkpoint, written_atomically
+from colorize_core.data.atomic import written_atomically
+from colorize_core.training.checkpoint import best_checkpoint
 from colorize_core.training.device import cpu_has_bf16, pick_device
 from colorize_core.training.provenance import provenance
 

@@ -8,13 +8,12 @@ checkpoint alone says what it is). Files that are not ours get a clear ``Checkpo
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from colorize_core.data.atomic import written_atomically
 
 FORMAT = "colorize-checkpoint"
 VERSION = 1
@@ -22,22 +21,6 @@ VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A file that cannot be used as a colorize checkpoint; the message says why."""
-
-
-@contextmanager
-def written_atomically(path: Path) -> Iterator[Path]:
-    """A temporary file of this writer's own beside ``path`` to write; it replaces ``path`` when
-    the block ends, and is removed if the block fails: a crash mid-write never leaves a truncated
-    file behind, and two writers never rename each other's file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
-        yield Path(partial)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:

@@ -23,7 +23,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from colorize_core.training.checkpoint import CheckpointError, written_atomically
+from colorize_core.data.atomic import written_atomically
+from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.loading import build_predictor
 
