@@ -19,7 +19,7 @@ from colorize_core.training import fit as train_module
 from colorize_core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.device import pick_device
-from colorize_core.training.fit import TrainingDiverged, fit
+from colorize_core.training.fit import TrainingDiverged, fit, write_history
 from colorize_core.training.loading import load_model
 
 # conv_ae at a quarter of its width: the same code paths as the full model, a fraction of the time
@@ -200,6 +200,115 @@ def test_resume_refuses_a_best_checkpoint_that_cannot_be_rebuilt(tmp_path, tiny_
     save_checkpoint(checkpoints / "best.pt", {**state, "best_epoch": 1})  # epoch 2, not 1
     with pytest.raises(CheckpointError, match=r"best epoch \(1\).*cannot be rebuilt"):
         fit(config, data, split, resume=True)
+
+
+# Validation losses by epoch: epoch 2 is the best for a while, epoch 6 a new best.
+SCRIPTED_VAL_LOSS = (5.0, 1.0, 3.0, 2.0, 4.0, 0.5)
+
+
+def _scripted_validation(monkeypatch) -> None:
+    """Validation losses from ``SCRIPTED_VAL_LOSS``, by the epoch the optimiser has reached: the
+    same on a resume, so which epochs improve is fixed whatever the tiny model learns."""
+
+    def scripted(task, data, batch_size, world=None):
+        optimizer = task.optimizers["model"]
+        steps = int(next(iter(optimizer.state.values()))["step"])
+        return SCRIPTED_VAL_LOSS[steps // 4 - 1]  # 28 training images, batches of 8: 4 steps
+
+    monkeypatch.setattr(train_module, "validation_loss", scripted)
+
+
+class Killed(BaseException):
+    """A kill: nothing after it runs, and no handler takes it for an error of ours."""
+
+
+def _killed_after_write(number: int | None, writes: list[str] | None = None):
+    """``save_checkpoint`` and ``write_history`` stand-ins that count the writes (into
+    ``writes``) and kill the run right after write ``number`` (from 0) is on disk."""
+    count = {"n": 0}
+
+    def after(name: str) -> None:
+        if writes is not None:
+            writes.append(name)
+        if count["n"] == number:
+            raise Killed(name)
+        count["n"] += 1
+
+    def save(path, state):
+        save_checkpoint(path, state)
+        after(f"{path.name}@{state['epoch']}")
+
+    def history(rows, run_dir, columns=None):
+        write_history(rows, run_dir, columns)
+        after(f"history@{len(rows)}")
+
+    return save, history
+
+
+def test_a_kill_after_any_write_resumes_to_the_uninterrupted_end(tmp_path, tiny_faces, monkeypatch):
+    data, split = tiny_faces
+    _scripted_validation(monkeypatch)
+    whole = fit(tiny_config(tmp_path / "whole", epochs=6), data, split)
+    assert whole.best_epoch == 6 and list(whole.history["val_loss"]) == list(SCRIPTED_VAL_LOSS)
+    writes: list[str] = []
+    save, history = _killed_after_write(None, writes)
+    monkeypatch.setattr(train_module, "save_checkpoint", save)
+    monkeypatch.setattr(train_module, "write_history", history)
+    fit(tiny_config(tmp_path / "count", epochs=6), data, split)
+    improved = {1, 2, 6}  # best first, then last: last.pt never runs ahead of best.pt
+    assert writes == [
+        name
+        for epoch in range(1, 7)
+        for name in ([f"best.pt@{epoch}"] if epoch in improved else [])
+        + [f"last.pt@{epoch}", f"history@{epoch}"]
+    ]
+
+    columns = ["epoch", "loss", "val_loss", "lr"]
+    for number, write in enumerate(writes):
+        config = tiny_config(tmp_path / f"kill{number}", epochs=6)
+        save, history = _killed_after_write(number)
+        monkeypatch.setattr(train_module, "save_checkpoint", save)
+        monkeypatch.setattr(train_module, "write_history", history)
+        with pytest.raises(Killed):
+            fit(config, data, split)
+        checkpoints = config.run_dir / "checkpoints"
+        stale = checkpoints / ".best.pt.x1y2z3.partial"  # what a kill mid-write leaves
+        stale.write_bytes(b"half a checkpoint")
+        monkeypatch.setattr(train_module, "save_checkpoint", save_checkpoint)
+        monkeypatch.setattr(train_module, "write_history", write_history)
+        resumed = fit(config, data, split, resume=True)
+        assert resumed.best_epoch == whole.best_epoch == 6, write
+        pd.testing.assert_frame_equal(whole.history[columns], resumed.history[columns], atol=0)
+        for key, value in weights(whole.model).items():
+            assert torch.equal(value, resumed.model.state_dict()[key]), (write, key)
+        assert load_checkpoint(checkpoints / "best.pt")["epoch"] == 6, write
+        assert load_checkpoint(checkpoints / "last.pt")["epoch"] == 6, write
+        assert pd.read_csv(config.run_dir / "history.csv")["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+        assert not stale.exists(), write
+
+
+def test_a_kill_between_a_new_best_and_last_resumes_instead_of_giving_up(
+    tmp_path, tiny_faces, monkeypatch
+):
+    data, split = tiny_faces
+    _scripted_validation(monkeypatch)
+    config = tiny_config(tmp_path, epochs=6)
+
+    def save(path, state):
+        save_checkpoint(path, state)
+        if path.name == "best.pt" and state["epoch"] == 6:
+            raise Killed
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save)
+    with pytest.raises(Killed):
+        fit(config, data, split)
+    checkpoints = config.run_dir / "checkpoints"
+    last = load_checkpoint(checkpoints / "last.pt")
+    assert (last["epoch"], last["best_epoch"]) == (5, 2)  # the state of the report
+    assert load_checkpoint(checkpoints / "best.pt")["epoch"] == 6
+    monkeypatch.setattr(train_module, "save_checkpoint", save_checkpoint)
+    resumed = fit(config, data, split, resume=True)
+    assert resumed.best_epoch == 6 and len(resumed.history) == 6
 
 
 def test_divergence_in_the_first_epoch_names_no_checkpoint_that_was_never_written(

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorize_core.data import atomic
 from colorize_core.data.ab_bins import (
     bin_prior,
     nearest_bins,
@@ -356,6 +357,8 @@ def fit(
     saved_epoch: int | None = None  # the epoch of the last.pt this call wrote or resumed from
 
     # resume
+    if resume and world.is_main:
+        _remove_partials(run_dir)
     if resume and (checkpoints / "last.pt").is_file():
         state = load_checkpoint(checkpoints / "last.pt")
         changed = config_changes(ExperimentConfig.from_dict(state["config"]), config)
@@ -376,6 +379,7 @@ def fit(
         start = saved_epoch = state["epoch"]
         if world.is_main:
             _check_best(checkpoints, state)
+            write_history(history, run_dir)  # a kill may have come between last.pt and these
         log.info("resuming %s after epoch %d of %d", config.name, start, t.epochs)
     elif t.init_from is not None:
         task.model.load_state_dict(initial_weights(config))
@@ -492,15 +496,19 @@ def _last_good(checkpoints: Path, saved_epoch: int | None) -> str:
 
 
 def _check_best(checkpoints: Path, last: dict) -> None:
-    """Make ``best.pt`` agree with the ``last.pt`` a run resumes from, or refuse to resume.
+    """Make sure ``best.pt`` fits the ``last.pt`` a run resumes from, or refuse to resume.
 
-    Runs written before best.pt was saved first could be killed between the two writes: last.pt
-    then names its own epoch as the best while best.pt is older or missing. last.pt itself is
-    that best state, so it is copied to best.pt. Any other disagreement cannot be repaired.
+    A kill between the two writes of an epoch that improved leaves ``best.pt`` one epoch ahead
+    of ``last.pt``: the run resumes from last.pt and redoes that epoch, which (deterministically)
+    improves again and rewrites the same best.pt. Runs written before best.pt was saved first
+    could be killed between the writes the other way round: last.pt then names its own epoch
+    as the best while best.pt is older or missing, and last.pt itself is that best state, so it
+    is copied to best.pt. Any other disagreement cannot be repaired.
     """
     best_file = checkpoints / "best.pt"
     best_epoch = last["best_epoch"]
-    if best_file.is_file() and load_checkpoint(best_file)["epoch"] == best_epoch:
+    best = load_checkpoint(best_file) if best_file.is_file() else None
+    if best is not None and best["epoch"] == best_epoch:
         return
     if last["epoch"] == best_epoch:
         log.warning(
@@ -508,10 +516,35 @@ def _check_best(checkpoints: Path, last: dict) -> None:
         )
         save_checkpoint(best_file, last)
         return
+    if best is not None and _one_epoch_ahead(best, last):
+        log.info(
+            "%s holds epoch %d, one ahead of last.pt: the run stopped between the two writes; "
+            "epoch %d is trained again",
+            best_file, best["epoch"], best["epoch"],
+        )  # fmt: skip
+        return
     raise CheckpointError(
         f"{best_file} does not hold the best epoch ({best_epoch}) that last.pt records, and it "
         f"cannot be rebuilt; move {checkpoints.parent} away and train it afresh"
     )
+
+
+def _one_epoch_ahead(best: dict, last: dict) -> bool:
+    """True when ``best`` is the epoch right after ``last`` of the same run: same config, and the
+    history of ``last`` followed by one more epoch."""
+    return (
+        best["epoch"] == last["epoch"] + 1
+        and best["config"] == last["config"]
+        and best["history"][:-1] == last["history"]
+    )
+
+
+def _remove_partials(run_dir: Path) -> None:
+    """Delete the temporary files a killed writer left in the run folder and its checkpoints."""
+    for folder in (run_dir, run_dir / "checkpoints"):
+        for stale in sorted(folder.glob(f".*{atomic.PARTIAL_SUFFIX}")):
+            log.info("removing %s, left by a write that was stopped", stale)
+            stale.unlink(missing_ok=True)
 
 
 def _augmentation(config: ExperimentConfig) -> Augment | None:
@@ -561,6 +594,6 @@ def _flat(values: dict, prefix: str = "") -> dict:
 
 def write_history(history: list[dict], run_dir: Path, columns: list[str] | None = None) -> None:
     """``history.csv`` and ``history.json`` in ``run_dir``: one row per epoch."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(history, columns=columns).to_csv(run_dir / "history.csv", index=False)
-    (run_dir / "history.json").write_text(json.dumps(history, indent=1))
+    table = pd.DataFrame(history, columns=columns).to_csv(index=False)
+    atomic.write_text(run_dir / "history.csv", table)
+    atomic.write_text(run_dir / "history.json", json.dumps(history, indent=1))
