@@ -1,16 +1,24 @@
 """Decode-once tensor cache, skip accounting, the seeded split, batches and augmentation."""
 
+import hashlib
+import json
 import logging
+import os
+import shutil
 import struct
+import subprocess
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
 from skimage.color import rgb2lab
 
+from colorize_core.data import cache as cache_module
 from colorize_core.data import images
+from colorize_core.data.atomic import NoSpaceLeft
 from colorize_core.data.augment import Augment
 from colorize_core.data.cache import load_images
 from colorize_core.data.datasets import DatasetError
@@ -176,9 +184,113 @@ def test_a_failed_cache_write_leaves_no_temporary_file(mixed_folder, tmp_path, m
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(NoSpaceLeft, match="no space left on"):
         load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
     assert list(cache.iterdir()) == []
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path):
+    """A 64 KiB tmpfs (root only; skipped where mounting is not allowed)."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)]
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    if subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_disk_names_the_cache_folder_and_leaves_no_file(tmp_path, tiny_disk):
+    """A real full disk: 24 images at 32 px make a ~150 KB cache, which 64 KiB cannot hold."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(24):
+        Image.fromarray(pattern(32, i)).save(photos / f"{i:02}.png")
+    with pytest.raises(NoSpaceLeft) as info:
+        load_images(f"folder:{photos}", 32, cache_dir=tiny_disk / "cache")
+    assert str(info.value) == f"no space left on {tiny_disk / 'cache'}"
+    assert list((tiny_disk / "cache").iterdir()) == []  # no cache, no temporary file
+    roomy = load_images(f"folder:{photos}", 32, cache_dir=tmp_path / "cache")
+    assert len(roomy) == 24
+
+
+def test_a_truncated_cache_is_never_served(mixed_folder, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    first = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    (cache_file,) = cache.glob("*.pt")
+    cache_file.write_bytes(cache_file.read_bytes()[: cache_file.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="colorize_core.data"):
+        again = load_images(f"folder:{mixed_folder}", 32, cache_dir=cache)
+    assert "unreadable cache" in caplog.text and torch.equal(again.lab, first.lab)
+
+
+# ---------------------------------------------------------------- file names that are not UTF-8
+
+
+def content_key(root, size: int, encode=str.encode) -> str:
+    """The cache key of a folder, its relative names made bytes by ``encode``: ``str.encode`` as
+    the package did before names were hashed as bytes (it failed on names that are not UTF-8)."""
+    digest = hashlib.sha256(f"v{cache_module.CACHE_VERSION}|{size}".encode())
+    for path in cache_module._list_files(root):
+        digest.update(encode(path.relative_to(root).as_posix()) + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def test_cache_keys_of_valid_names_are_unchanged(tmp_path):
+    """Hashing names as bytes keeps every existing cache (and the shared data sets' keys)."""
+    root = tmp_path / "photos"
+    (root / "été").mkdir(parents=True)
+    for i, name in enumerate(["a.png", "Ünïcode 写真.png", "été/b c.png"]):
+        Image.fromarray(pattern(32, i)).save(root / name)
+    files = cache_module._list_files(root)
+    assert cache_module._content_key(root, files, 32) == content_key(root, 32)
+    for path in files:
+        name = path.relative_to(root).as_posix()
+        assert images.name_bytes(name) == os.fsencode(name) == name.encode("utf-8")
+        assert images.display_name(name) == name
+
+
+@pytest.fixture()
+def odd_names(tmp_path):
+    """A folder holding b'\\xff.png' (a photo) and b'\\xfe notes.txt', names that are not UTF-8."""
+    root = tmp_path / "odd"
+    root.mkdir()
+    Image.fromarray(pattern(32, 0)).save(root / "good.png")
+    Image.fromarray(pattern(32, 1)).save(root / "other.png")
+    Image.fromarray(pattern(32, 2)).save(os.fsdecode(os.fsencode(root) + b"/\xff.png"))
+    (root / os.fsdecode(b"\xfe notes.txt")).write_text("not a photo")
+    return root
+
+
+def test_names_that_are_not_utf8_load_cache_and_report(odd_names, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    with caplog.at_level(logging.WARNING, logger="colorize_core.data"):
+        data = load_images(f"folder:{odd_names}", 32, cache_dir=cache)
+    assert data.files == ["good.png", "other.png", "\\xff.png"]  # sorted by the names' text
+    assert data.skipped == {images.NOT_AN_IMAGE: ["\\xfe notes.txt"]}
+    assert "\\xfe notes.txt" in caplog.text
+    again = load_images(f"folder:{odd_names}", 32, cache_dir=cache)
+    assert data.content_key == content_key(odd_names, 32, os.fsencode)  # the names' bytes
+    assert again.content_key == data.content_key and len(list(cache.glob("*.pt"))) == 1
+    assert again.files == data.files and torch.equal(again.lab, data.lab)
+
+
+def test_names_that_are_not_utf8_write_to_tables_json_and_splits(odd_names, tmp_path):
+    data = load_images(f"folder:{odd_names}", 32, cache_dir=tmp_path / "cache")
+    split = make_split(data.files + [f"more{i}.png" for i in range(6)], seed=0)
+    split.save(tmp_path / "split.json")
+    assert Split.load(tmp_path / "split.json") == split
+    table = pd.DataFrame({"value": range(len(data))}, index=pd.Index(data.files, name="file"))
+    table.to_csv(tmp_path / "per_image.csv")  # UTF-8, strict
+    assert pd.read_csv(tmp_path / "per_image.csv", index_col="file").index.tolist() == data.files
+    text = json.dumps({"files": data.files, "skipped": data.skipped}, ensure_ascii=False)
+    (tmp_path / "report.json").write_bytes(text.encode("utf-8"))
 
 
 @pytest.fixture(scope="module")

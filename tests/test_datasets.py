@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import hashlib
 import io
 import logging
+import os
 import re
 import shutil
 import urllib.request
@@ -230,6 +232,33 @@ def test_relative_locations_are_taken_from_the_callers_folder(
     assert found.resolve() == (tmp_path / "shared" / "faces" / "images").resolve()
 
 
+def test_relative_colorize_data_is_found_from_the_repository_root_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The README's ``COLORIZE_DATA=../shared/datasets`` from notebooks/ (a JupyterLab kernel,
+    ``papermill --cwd notebooks``): not a folder there, so it is taken from the checkout's root."""
+    root = Path(datasets.__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)  # any other folder, as notebooks/ is
+    monkeypatch.setenv("COLORIZE_DATA", os.path.relpath(SHARED, root))
+    with caplog.at_level(logging.INFO, logger="colorize_core.data.datasets"):
+        found = resolve_dataset("faces", download=False)
+    assert found.resolve() == FACES.resolve() and str(found) in caplog.text
+
+
+def test_a_relative_colorize_data_found_nowhere_names_each_place_tried(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root = Path(datasets.__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLORIZE_DATA", "no/such/data")
+    with pytest.raises(DatasetError) as info:
+        resolve_dataset("faces", download=False)
+    message = str(info.value)
+    assert message.startswith("COLORIZE_DATA=no/such/data is not a folder: tried ")
+    assert f"{tmp_path / 'no/such/data'} (from the current folder)" in message
+    assert f"{root / 'no/such/data'} (from the repository root)" in message
+
+
 def test_file_stems_are_safe_readable_and_tell_folders_apart() -> None:
     assert [file_stem(name) for name in DATASETS] == list(DATASETS)
     first, second = file_stem("folder:/home/me/photos"), file_stem("folder:/mnt/old/photos")
@@ -239,6 +268,17 @@ def test_file_stems_are_safe_readable_and_tell_folders_apart() -> None:
     for name in ("folder:.", "folder:/", "folder:..", "folder:C:\\scans", "folder:a/../b"):
         assert re.fullmatch(r"folder-[A-Za-z0-9._-]+", file_stem(name)), name
         assert ".." not in file_stem(name)
+
+
+def test_file_stems_of_folders_named_in_any_bytes() -> None:
+    """A folder whose name is not UTF-8 gets a stem from its bytes; valid names keep theirs (the
+    cache files already on disk are named after them)."""
+    odd = "folder:" + os.fsdecode(b"/home/me/\xffphotos")
+    assert re.fullmatch(r"folder-photos-[0-9a-f]{8}", file_stem(odd))
+    assert file_stem(odd) == file_stem(odd) != file_stem("folder:/home/me/photos")
+    assert file_stem("folder:/home/me/photos") == "folder-photos-46033733"
+    digest = hashlib.sha256("/home/me/été".encode()).hexdigest()[:8]
+    assert file_stem("folder:/home/me/été") == f"folder-ete-{digest}"
 
 
 def test_unknown_name_lists_the_valid_ones() -> None:
@@ -355,6 +395,20 @@ def test_failed_download_leaves_nothing(tmp_path: Path, damage: str) -> None:
     else:
         archive.unlink()
     with pytest.raises(DatasetError, match="downloading 'tiny' from file://.* failed"):
+        download_dataset(spec, tmp_path / "data" / "tiny")
+    assert leftovers(tmp_path / "data") == []
+
+
+def test_a_full_disk_during_a_download_says_so_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    spec, _ = tiny_spec(tmp_path)
+
+    def disk_full(source: object, target: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full)
+    with pytest.raises(DatasetError, match="failed: no space left on .*images"):
         download_dataset(spec, tmp_path / "data" / "tiny")
     assert leftovers(tmp_path / "data") == []
 

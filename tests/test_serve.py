@@ -180,6 +180,21 @@ def test_transparency_is_kept_in_the_download(client):
     assert any("transparency" in note for note in answer["notes"])
 
 
+def test_a_16_bit_gray_upload_with_a_transparent_level_keeps_its_lightness():
+    # the page decodes through images.decode, as files do: mid gray, not white
+    gray = Image.fromarray(np.full((8, 8), 32768, np.uint16))
+    buffer = io.BytesIO()
+    gray.save(buffer, format="PNG", transparency=0)
+    decoded = serve.decode(buffer.getvalue())
+    assert decoded.rgb.shape == (8, 8, 3) and abs(int(decoded.rgb.mean()) - 128) <= 1
+    assert (decoded.alpha == 255).all()
+    nan = io.BytesIO()
+    Image.fromarray(np.full((8, 8), np.nan, np.float32)).save(nan, format="TIFF")
+    with pytest.raises(serve.HTTPException) as refused:
+        serve.decode(nan.getvalue())
+    assert refused.value.status_code == 422
+
+
 def test_bad_uploads_get_a_message(client, jpeg):
     assert "corrupt or truncated" in error_of(upload(client, jpeg[: len(jpeg) // 2]), 422)
     assert "not an image" in error_of(upload(client, b"just some text\n", name="a.txt"), 415)
@@ -255,15 +270,37 @@ def test_concurrent_requests_are_queued_one_model_at_a_time(jpeg):
     assert tracker["most"] == 1
 
 
-def test_a_full_queue_answers_busy(jpeg):
+def wait_until(condition, what: str, seconds: float = BROWSER_WAIT) -> None:
+    """Polls ``condition`` every 20 ms; fails after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} in {seconds} s"
+        time.sleep(0.02)
+
+
+def test_a_full_queue_answers_busy_with_retry_after(jpeg):
+    # max_waiting=1: one photo colourised and one waiting fill the queue; the third is refused
     tracker = new_tracker()
     app = serve.create_app({"slow": slow_loader(1.0, tracker)}, max_waiting=1)
+    queue = app.state.colouriser.queue
     with TestClient(app) as client:
-        first = threading.Thread(target=upload, args=(client, jpeg, "slow"))
-        first.start()
+        answers: list = []
+        threads = [
+            threading.Thread(target=lambda: answers.append(upload(client, jpeg, "slow")))
+            for _ in range(2)
+        ]
+        threads[0].start()
         assert tracker["entered"].wait(BROWSER_WAIT)
-        assert "busy" in error_of(upload(client, jpeg, model="slow"), 503)
-        first.join()
+        threads[1].start()
+        wait_until(lambda: queue.used == 2, "second photo in the queue")
+        busy = upload(client, jpeg, model="slow")
+        message = error_of(busy, 503)
+        assert "busy: the queue is full (1 photo being colourised, 1 waiting)" in message
+        assert busy.headers["retry-after"] == str(serve.BUSY_RETRY_SECONDS)
+        for thread in threads:
+            thread.join()
+    assert [r.status_code for r in answers] == [200, 200]
+    assert queue.used == 0 and tracker["most"] == 1
 
 
 def test_download_names_are_safe():
@@ -347,14 +384,18 @@ def downloads(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("downloads")
 
 
-def headless_chromium(width: int, height: int, prefs: dict | None = None) -> webdriver.Chrome:
-    """Debian's Chromium, headless, with a window of ``width`` x ``height`` CSS pixels."""
+def headless_chromium(
+    width: int, height: int, prefs: dict | None = None, arguments: tuple[str, ...] = ()
+) -> webdriver.Chrome:
+    """Debian's Chromium, headless, with a window of ``width`` x ``height`` CSS pixels and any
+    further command-line ``arguments``."""
     binary, driver_path = chromium_paths()
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", *arguments):
         options.add_argument(argument)
     options.add_argument(f"--window-size={width},{height}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, CSP reports
     if prefs:
         options.add_experimental_option("prefs", prefs)
     return webdriver.Chrome(options=options, service=Service(driver_path))
@@ -407,6 +448,7 @@ def test_the_page_in_a_browser(browser, site, downloads, jpeg, tmp_path):
     wait_for(browser, lambda d: find("result").is_displayed(), "result")
     wait_for(browser, lambda d: d.execute_script(PANELS_LOADED), "panels")
     assert not find("status").is_displayed() and not find("error").is_displayed()
+    assert find("drop").value_of_css_property("border-top-style") == "dashed"  # the style ran
     assert find("original-panel").is_displayed()
     assert f"{WIDTH} x {HEIGHT} px" in find("info").text
 
@@ -427,6 +469,25 @@ def test_the_page_in_a_browser(browser, site, downloads, jpeg, tmp_path):
     wait_for(browser, lambda d: find("error").is_displayed(), "error message")
     assert "broken.jpg: corrupt or truncated image" in find("error").text
     assert not find("result").is_displayed()
+    assert_policy_enforced_and_never_broken(browser)
+
+
+INJECT = """const script = document.createElement("script");
+script.textContent = "window.injected = true";
+document.body.append(script);
+return window.injected === true;"""
+
+
+def assert_policy_enforced_and_never_broken(driver) -> None:
+    """The page's Content-Security-Policy let everything above work (no violation logged), and
+    the browser enforces it: a script added to the page (as an injection would) does not run."""
+    violations = [
+        e["message"] for e in driver.get_log("browser") if "Content Security" in e["message"]
+    ]
+    assert violations == []
+    assert driver.execute_script(INJECT) is False
+    logged = [e["message"] for e in driver.get_log("browser")]
+    assert any("Content Security Policy" in message for message in logged), logged
 
 
 def test_the_page_refuses_a_file_over_the_cap_before_sending_it(browser, jpeg, tmp_path):

@@ -14,11 +14,22 @@ relative, so the page also works behind a proxy prefix (jupyter-server-proxy).
 Limits, since anyone who can reach the port can upload (the page has no authentication):
 
 - the server binds ``DEFAULT_HOST`` (127.0.0.1, this machine only) unless told otherwise;
+- it answers only requests addressed to it (``Guard``): a ``Host`` that is not 127.0.0.1,
+  localhost, [::1], ``--host`` or the address the connection came in on is refused (421), which
+  stops DNS rebinding, and a POST whose ``Origin`` is not that host and port, or that a browser
+  marks ``Sec-Fetch-Site: cross-site``, is refused (403) before its body is read, which stops
+  other pages posting to it; requests without an ``Origin`` (curl, scripts) are served;
+- every answer carries ``SECURITY_HEADERS`` and a Content-Security-Policy that allows the page's
+  own inline script and style (by hash), images and fetches from its own origin, and framing by
+  itself or a JupyterLab on this machine (``FRAME_ANCESTORS``);
 - an upload over ``MAX_UPLOAD_BYTES`` is refused while it is read (413), before any decoding;
+- at most ``MAX_UPLOADING`` uploads are received at once, and each must arrive within
+  ``UPLOAD_SECONDS`` or is answered 408 and its connection closed, so slow senders cannot hold
+  the page for long; an upload in progress holds no place in the queue below;
 - an image over ``MAX_PIXELS`` is refused from its header (413), before its pixels are decoded;
 - only ``ACCEPTED_FORMATS`` are decoded: anything else is 415, a broken image 422;
 - one photo is decoded and colourised at a time, on a single worker thread (never two models at
-  once); at most ``MAX_WAITING`` requests wait for it, more get 503;
+  once); at most ``MAX_WAITING`` received photos wait for it, more get 503 with ``Retry-After``;
 - nothing is written to disk: results stay in memory under a random id, least recently used
   dropped beyond ``RESULT_MEMORY`` bytes (the newest always kept); a dropped result's links
   answer 404.
@@ -31,9 +42,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import contextlib
 import functools
+import hashlib
 import html
 import io
+import math
 import re
 import secrets
 import sys
@@ -42,7 +57,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -53,8 +68,10 @@ import torch
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from colorize_core.apps import infer
 from colorize_core.data import images
@@ -68,7 +85,13 @@ DEFAULT_HOST = "127.0.0.1"  # no authentication, so only this machine by default
 DEFAULT_PORT = 7860  # the usual port of local ML demos
 MAX_UPLOAD_BYTES = 20_000_000  # a 40-megapixel JPEG at high quality is about 15 MB
 MAX_PIXELS = 40_000_000  # input + output alone are 240 MB of uint8 at that size
-MAX_WAITING = 8  # requests in the queue, each holding up to MAX_UPLOAD_BYTES
+MAX_WAITING = 8  # photos received and waiting for the one being colourised
+MAX_UPLOADING = 8  # uploads being received at once; (8 + 1 + 8) x 20 MB held at most
+# The whole body must arrive within this time. A total rather than a minimum rate: a sender
+# can keep up any rate slowly, so only a total bounds how long it holds an upload slot. 20 MB in
+# 10 s is 16 Mbit/s, far below loopback or a local network.
+UPLOAD_SECONDS = 10.0
+BUSY_RETRY_SECONDS = 10  # Retry-After of a full queue: a guess at a few photos on a CPU
 RESULT_MEMORY = 512_000_000  # bytes of results kept for the download links
 DISPLAY_HEIGHT = 768  # rows of the panels on the page; the download keeps every pixel
 DISPLAY_QUALITY = 90  # JPEG quality of the panels
@@ -77,6 +100,17 @@ PNG_COMPRESSION = 1  # zlib level of the download: level 6 is ~5x slower for ~15
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 STARTUP_SECONDS = 30  # how long ``BackgroundServer`` waits for uvicorn to listen
 MESSAGE_WIDTH = 300  # characters of an error message from a loader or a decoder
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")  # served always; IPv6 without brackets
+DEFAULT_PORTS = {"http": 80, "https": 443}  # of an Origin without a port
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # the ones another site's page may send us
+# JupyterLab's inline view frames the page from its own origin (localhost:8888, say). CSP host
+# sources cannot name an IPv6 address, so a JupyterLab opened as http://[::1]:8888 cannot frame it.
+FRAME_ANCESTORS = "'self' http://localhost:* http://127.0.0.1:*"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",  # results are photos; they live in memory only, never on disk
+}
 
 
 def _one_line(error: BaseException) -> str:
@@ -92,8 +126,8 @@ def _amount(size: int) -> str:
 
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> images.Decoded:
-    """An upload's bytes -> ``images.Decoded`` (the steps of ``images.read_rgb_alpha``, which
-    reads only paths, applied in memory); the pixel count is checked from the header, first.
+    """An upload's bytes -> ``images.Decoded`` through ``images.decode``, the one decoder of
+    files and uploads; the pixel count is checked from the header, first.
 
     Raises HTTPException: 413 over ``max_pixels``, 415 not an image of ``ACCEPTED_FORMATS``,
     422 corrupt or truncated.
@@ -101,19 +135,15 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> images.Decoded:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels rules
-            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
-                _check_pixels(*image.size, max_pixels)
-                mode, frames = image.mode, images.frame_count(image)
-                image.load()
-                image = ImageOps.exif_transpose(image)
-                if image.has_transparency_data:
-                    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
-                    return images.Decoded(rgba[..., :3].copy(), rgba[..., 3].copy(), mode, frames)
-                # _to_rgb scales 16-bit gray instead of clipping it, as read_rgb_alpha does
-                rgb = np.asarray(images._to_rgb(image), dtype=np.uint8).copy()
-                return images.Decoded(rgb, None, mode, frames)
+            return images.decode(
+                io.BytesIO(data),
+                ACCEPTED_FORMATS,
+                check=lambda image: _check_pixels(*image.size, max_pixels),
+            )
     except (HTTPException, MemoryError):
         raise
+    except images.UnusableImage as error:  # pixel values of unknown scale (NaN, negative float)
+        raise HTTPException(422, f"{error.reason} ({error.detail})") from error
     except Image.DecompressionBombError as error:
         raise HTTPException(413, f"the image is too large ({error})") from error
     except UnidentifiedImageError as error:
@@ -260,19 +290,49 @@ class Models:
         return self._loaded[name]
 
 
-class Colouriser:
-    """Queues uploads onto one worker thread and keeps the results."""
+class Slots:
+    """At most ``size`` holders at once. Changed on the event loop only, so it needs no lock."""
 
-    def __init__(self, models: Models, max_pixels: int, result_memory: int) -> None:
+    def __init__(self, size: int, busy: str, retry_seconds: float) -> None:
+        self.size, self.busy, self.used = size, busy, 0
+        self.retry_after = str(max(1, math.ceil(retry_seconds)))  # whole seconds, as HTTP has
+
+    def check(self) -> None:
+        """503 with ``Retry-After`` if every slot is taken."""
+        if self.used >= self.size:
+            message = f"busy: {self.busy}; try again in {self.retry_after} s"
+            raise HTTPException(503, message, {"Retry-After": self.retry_after})
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Take a slot (503 if none is free) for the ``with`` block."""
+        self.check()
+        self.used += 1
+        try:
+            yield
+        finally:
+            self.used -= 1
+
+
+class Colouriser:
+    """Queues received photos onto one worker thread (one running, ``max_waiting`` waiting) and
+    keeps the results."""
+
+    def __init__(
+        self, models: Models, max_pixels: int, result_memory: int, max_waiting: int
+    ) -> None:
         self.models, self.max_pixels = models, max_pixels
         self.results = Results(result_memory)
-        self.waiting = 0  # requests between arrival and answer; changed on the event loop only
+        busy = f"the queue is full (1 photo being colourised, {max_waiting} waiting)"
+        self.queue = Slots(1 + max_waiting, busy, BUSY_RETRY_SECONDS)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorize-serve")
 
     async def run(self, name: str, data: bytes, upload_name: str) -> tuple[str, Result]:
-        """(id, result) of one upload, colourised once the photos before it are done."""
-        work = functools.partial(self._work, name, data, upload_name)
-        result = await asyncio.get_running_loop().run_in_executor(self._worker, work)
+        """(id, result) of one upload, colourised once the photos before it are done; 503 if
+        the queue is full."""
+        with self.queue.hold():
+            work = functools.partial(self._work, name, data, upload_name)
+            result = await asyncio.get_running_loop().run_in_executor(self._worker, work)
         return self.results.add(result), result
 
     def _work(self, name: str, data: bytes, upload_name: str) -> Result:
@@ -290,22 +350,119 @@ class Colouriser:
         return Result(name, filename, width, height, was_colour, seconds, notes, png, panels)
 
 
-async def read_upload(request: Request, max_bytes: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``max_bytes``."""
+async def read_upload(request: Request, max_bytes: int, seconds: float = UPLOAD_SECONDS) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``max_bytes``, and with 408 (the
+    connection then closed) if it has not all arrived ``seconds`` after reading began."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise HTTPException(
             413, f"the file is {_amount(int(declared))}; the limit is {_amount(max_bytes)}"
         )
+    try:
+        data = await asyncio.wait_for(_read_body(request, max_bytes), seconds)
+    except asyncio.TimeoutError as error:
+        message = f"the upload did not arrive within {seconds:g} s; send it again"
+        raise HTTPException(408, message, {"Connection": "close"}) from error
+    if not data:
+        raise HTTPException(400, "no photo: send the image file's bytes as the request body")
+    return data
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
     chunks, total = [], 0
     async for chunk in request.stream():
         total += len(chunk)
         if total > max_bytes:
             raise HTTPException(413, f"the file is over the limit of {_amount(max_bytes)}")
         chunks.append(chunk)
-    if not total:
-        raise HTTPException(400, "no photo: send the image file's bytes as the request body")
     return b"".join(chunks)
+
+
+# ---------------------------------------------------------------- who may ask
+
+AUTHORITY = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^\[\]:/@?#\s]+)(?::(?P<port>[0-9]{1,5}))?")
+
+
+def url_host(host: str) -> str:
+    """A host as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def served_names(hosts: Iterable[str]) -> frozenset[str]:
+    """``LOOPBACK_NAMES`` and ``hosts``, in lower case, IPv6 addresses without brackets."""
+    return frozenset(LOOPBACK_NAMES) | {h.strip("[]").lower() for h in hosts if h}
+
+
+def split_authority(value: str) -> tuple[str, int | None] | None:
+    """``"LocalHost:7860"`` -> ("localhost", 7860), ``"[::1]"`` -> ("::1", None); None if
+    ``value`` is not a bare host with an optional port (user info, a path, spaces)."""
+    match = AUTHORITY.fullmatch(value)
+    if match is None:
+        return None
+    return match["host"].strip("[]").lower(), int(match["port"]) if match["port"] else None
+
+
+def origin_authority(origin: str) -> tuple[str, int] | None:
+    """``"http://LocalHost:7860"`` -> ("localhost", 7860), with the scheme's port if it names
+    none; None for "null" (sandboxed frames, files) and for schemes other than http(s)."""
+    scheme, _, authority = origin.partition("://")
+    parts = split_authority(authority)
+    if scheme.lower() not in DEFAULT_PORTS or parts is None:
+        return None
+    host, port = parts
+    return host, DEFAULT_PORTS[scheme.lower()] if port is None else port
+
+
+def refusal(scope: Scope, names: Collection[str]) -> tuple[int, str] | None:
+    """(status, message) for a request this server must not answer, else None.
+
+    The ``Host`` must be one of ``names`` or the address the connection came in on, at any port
+    (SSH tunnels and jupyter-server-proxy change the port; a DNS-rebinding page can only send
+    its own domain name). An unsafe method's ``Origin``, if any, must be that very host and
+    port, so pages elsewhere, on this machine's other ports too, cannot post here."""
+    headers = Headers(scope=scope)
+    address = (scope.get("server") or (None,))[0]
+    names = {*names, address.lower()} if address else names
+    host = split_authority(headers.get("host", ""))
+    if host is None or host[0] not in names:
+        served = ", ".join(sorted(url_host(name) for name in names))
+        return 421, f"this server answers only requests addressed to {served}"
+    if scope["method"] in SAFE_METHODS:
+        return None
+    origin = headers.get("origin")
+    host_port = host[1] or DEFAULT_PORTS.get(scope.get("scheme", "http"), 80)
+    if origin is not None and origin_authority(origin) != (host[0], host_port):
+        return 403, f"refused: a page from {origin[:100]} may not send photos here"
+    if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return 403, "refused: another site's page may not send photos here"
+    return None
+
+
+class Guard:
+    """ASGI middleware: refuses what ``refusal`` refuses, before the app sees it, and sets
+    ``headers`` on every answer."""
+
+    def __init__(self, app: ASGIApp, names: Collection[str], headers: Mapping[str, str]) -> None:
+        self.app, self.names, self.headers = app, names, dict(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers[name] = value
+            await send(message)
+
+        refused = refusal(scope, self.names)
+        if refused is None:
+            await self.app(scope, receive, send_with_headers)
+        else:
+            status, message = refused
+            await JSONResponse({"error": message}, status)(scope, receive, send_with_headers)
 
 
 def _answer(key: str, result: Result) -> dict:
@@ -329,19 +486,30 @@ def create_app(
     models: Mapping[str, Loader],
     device: str = "cpu",
     *,
+    hosts: Iterable[str] = (),
     max_bytes: int = MAX_UPLOAD_BYTES,
     max_pixels: int = MAX_PIXELS,
     max_waiting: int = MAX_WAITING,
+    max_uploading: int = MAX_UPLOADING,
+    upload_seconds: float = UPLOAD_SECONDS,
     result_memory: int = RESULT_MEMORY,
 ) -> FastAPI:
     """The web app: the page at ``/``, uploads at ``POST api/colorize``, results under
     ``api/results/<id>/``. ``models``: name -> loader returning (model, config), called lazily
-    once; ``device``: as ``device.pick_device`` ("auto", "cpu", "cuda"). Loads nothing itself."""
+    once; ``device``: as ``device.pick_device`` ("auto", "cpu", "cuda"); ``hosts``: host names
+    it answers to besides ``LOOPBACK_NAMES`` (``--host``). Loads nothing itself.
+
+    ``app.state.colouriser`` and ``app.state.uploads`` hold the queue and the upload slots."""
     if not models:
         raise ValueError("no model to serve")
-    service = Colouriser(Models(models, pick_device(device)), max_pixels, result_memory)
-    app = FastAPI(title="colorize", docs_url=None, redoc_url=None, openapi_url=None)
+    loaded = Models(models, pick_device(device))
+    service = Colouriser(loaded, max_pixels, result_memory, max_waiting)
+    uploads = Slots(max_uploading, f"{max_uploading} uploads are arriving", upload_seconds)
     page = render_page(list(models), max_bytes)
+    headers = {"Content-Security-Policy": content_security_policy(page), **SECURITY_HEADERS}
+    app = FastAPI(title="colorize", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(Guard, names=served_names(hosts), headers=headers)
+    app.state.colouriser, app.state.uploads = service, uploads
 
     @app.exception_handler(HTTPException)
     async def _error(request: Request, error: HTTPException) -> JSONResponse:
@@ -349,7 +517,8 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"error": f"internal error: {_one_line(error)}"}, 500)
+        # answered outside Guard, so it adds the headers itself
+        return JSONResponse({"error": f"internal error: {_one_line(error)}"}, 500, headers)
 
     @app.get("/", response_class=HTMLResponse)
     async def _page() -> str:
@@ -358,14 +527,10 @@ def create_app(
     @app.post("/api/colorize")
     async def _colorize(request: Request, model: str = "", name: str = "photo") -> dict:
         service.models.check(model)
-        if service.waiting >= max_waiting:
-            raise HTTPException(503, f"busy: {service.waiting} photos are queued; try again soon")
-        service.waiting += 1
-        try:
-            data = await read_upload(request, max_bytes)
-            return _answer(*await service.run(model, data, name))
-        finally:
-            service.waiting -= 1
+        service.queue.check()  # no room for it: say so before it is sent
+        with uploads.hold():  # an upload in progress holds no place in the queue
+            data = await read_upload(request, max_bytes, upload_seconds)
+        return _answer(*await service.run(model, data, name))
 
     @app.get("/api/results/{key}/download")
     async def _download(key: str) -> Response:
@@ -392,6 +557,30 @@ def render_page(names: list[str], max_bytes: int) -> str:
     return PAGE.replace("__MODELS__", options).replace("__MAX_BYTES__", str(int(max_bytes)))
 
 
+def content_security_policy(page: str) -> str:
+    """The page's policy: its own inline script and style only (by their SHA-256, so nothing
+    injected runs), images and fetches from its own origin, framed by itself or a local
+    JupyterLab (``FRAME_ANCESTORS``)."""
+
+    def inline(tag: str) -> str:
+        bodies = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.DOTALL)
+        digests = (base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() for b in bodies)
+        return " ".join(f"'sha256-{digest}'" for digest in digests) or "'none'"
+
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {inline('script')}",
+            f"style-src {inline('style')}",
+            "img-src 'self'",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            f"frame-ancestors {FRAME_ANCESTORS}",
+        ]
+    )
+
+
 PAGE = (resources.files("colorize_core.apps") / "serve_page.html").read_text()  # inline CSS, JS
 
 
@@ -402,7 +591,8 @@ class BackgroundServer:
     """A uvicorn server on a daemon thread, listening once constructed; ``stop()`` ends it.
 
     In Jupyter it displays as an IFrame of the page (``_repr_html_``); that works when the
-    browser runs on the kernel's machine, since the server listens on ``host`` there.
+    browser runs on the kernel's machine, since the server listens on ``host`` there. A ``host``
+    that is a name, not an address, must be among the app's ``hosts`` (``create_app``).
     """
 
     def __init__(self, app: FastAPI, host: str = DEFAULT_HOST, port: int = 0, height: int = 700):
@@ -418,7 +608,7 @@ class BackgroundServer:
                 raise RuntimeError(f"the server did not start on {host}:{port} (port in use?)")
             time.sleep(0.02)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://{host}:{self.port}/"
+        self.url = f"http://{url_host(host)}:{self.port}/"
 
     def stop(self) -> None:
         """Stop the server and wait for its thread (requests in flight are finished first)."""
@@ -505,7 +695,8 @@ def main(argv: list[str] | None = None) -> int:
     models = model_choices(args.checkpoint)
     if args.host not in (DEFAULT_HOST, "localhost", "::1"):
         print(f"colorize serve: warning: anyone who can reach {args.host} can use the page")
-    uvicorn.run(create_app(models, str(device)), host=args.host, port=args.port)
+    app = create_app(models, str(device), hosts=[args.host])
+    uvicorn.run(app, host=args.host, port=args.port)
     return 0
 
 

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from colorize_core.data import images
+from colorize_core.data.atomic import written_atomically
 from colorize_core.data.color import rgb_to_lab
 from colorize_core.data.datasets import (
     DATASETS,
@@ -45,7 +45,8 @@ class LabImages:
     ``lab`` is (N, 3, S, S) float16 in Lab units (L in [0, 100]); float16 keeps L and ab within
     0.03 Lab units of the float32 conversion at half the memory. ``files`` are paths relative to
     the dataset folder, sorted, aligned with ``lab``. ``skipped`` maps a reason to the files
-    dropped for it.
+    dropped for it. Both hold ``images.display_name`` text: a name that is not valid UTF-8 shows
+    its odd bytes as ``\\xNN``, so that tables, JSON, logs and web pages can hold it.
     """
 
     name: str
@@ -80,19 +81,21 @@ def default_cache_dir() -> Path:
 
 
 def _list_files(root: Path) -> list[Path]:
+    shown = images.display_name(root)
     if not root.is_dir():
-        raise DatasetError(f"dataset folder {root} does not exist or is not a folder")
+        raise DatasetError(f"dataset folder {shown} does not exist or is not a folder")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
-        raise DatasetError(f"dataset folder {root} is empty: put image files in it")
+        raise DatasetError(f"dataset folder {shown} is empty: put image files in it")
     return files
 
 
 def _content_key(root: Path, files: list[Path], size: int, upscale: bool = False) -> str:
-    """sha256 over every file's relative path and bytes, the image size and the cache version."""
+    """sha256 over every file's relative path (its bytes, as the file system holds the name) and
+    contents, the image size and the cache version."""
     digest = hashlib.sha256(f"v{CACHE_VERSION}|{size}{'|up' if upscale else ''}".encode())
     for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(images.name_bytes(path.relative_to(root).as_posix()) + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
@@ -102,7 +105,7 @@ def _decode_all(
 ) -> tuple[list[str], np.ndarray, dict[str, list[str]]]:
     kept, pixels, skipped = [], [], {}
     for path in progress(files, desc=f"decoding {label}", unit="img", leave=False, mininterval=2):
-        relative = path.relative_to(root).as_posix()
+        relative = images.display_name(path.relative_to(root).as_posix())
         try:
             if not images.is_image_file(path):
                 raise images.UnusableImage(path, images.NOT_AN_IMAGE, "not an image file suffix")
@@ -168,15 +171,12 @@ def _read_cache(cache_file: Path, key: str) -> dict | None:
 
 
 def _write_cache(cache_file: Path, contents: dict) -> None:
-    """Save ``contents`` in a staging folder of this writer's own beside ``cache_file``, then
-    rename it into place: a reader never sees half a file, writers building the same cache at
-    once (a ``--parallel`` suite on a cold cache) never share a file, and a failed write leaves
-    nothing behind."""
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".partial-", dir=cache_file.parent) as staging:
-        written = Path(staging) / cache_file.name
-        torch.save(contents, written)
-        written.replace(cache_file)
+    """Save ``contents`` whole or not at all (``atomic.written_atomically``): a reader never sees
+    half a file, writers building the same cache at once (a ``--parallel`` suite on a cold cache)
+    never share a file, and a failed write leaves nothing behind. Raises ``atomic.NoSpaceLeft``
+    ("no space left on <folder>") when the disk fills up."""
+    with written_atomically(cache_file) as partial, open(partial, "wb") as file:
+        torch.save(contents, file)  # a file of ours: closed, so freed, however the save ends
 
 
 def load_images(
@@ -194,8 +194,9 @@ def load_images(
     skipped, counted and logged by reason; a folder with no usable image is a ``DatasetError``.
     The result is cached under ``cache_dir`` (default ``default_cache_dir()``) and reused while
     the files are byte-for-byte the same and the cache matches its own sha256 (a damaged cache
-    is rebuilt, with a warning). ``upscale`` enlarges images smaller than ``size``
-    instead of skipping them (for speed benchmarks only: enlarged targets are blurry).
+    is rebuilt, with a warning); a full disk while writing it raises ``atomic.NoSpaceLeft`` and
+    leaves no cache file. ``upscale`` enlarges images smaller than ``size`` instead of skipping
+    them (for speed benchmarks only: enlarged targets are blurry).
     """
     spec = DATASETS.get(name)
     size = int(size or (spec.image_size if spec else 128))
@@ -204,21 +205,22 @@ def load_images(
             f"image size must be a positive multiple of 8 (the models need it), got {size}"
         )
     root = resolve_dataset(name, path, download=download)
+    label = images.display_name(name)  # folder:PATH in logs and errors, whatever its bytes
     files = _list_files(root)
     key = _content_key(root, files, size, upscale)
     stem = f"{file_stem(name)}-{size}px-{key[:16]}"
     cache_file = Path(cache_dir or default_cache_dir()) / f"{stem}.pt"
     if (cached := _read_cache(cache_file, key)) is not None:
-        log.info("%s: %d images from cache %s", name, len(cached["files"]), cache_file)
+        log.info("%s: %d images from cache %s", label, len(cached["files"]), cache_file)
         return LabImages(name, size, cached["files"], cached["lab"], cached["skipped"], key)
 
-    kept, pixels, skipped = _decode_all(name, root, files, size, upscale)
-    _report_skips(name, len(files), len(kept), skipped)
+    kept, pixels, skipped = _decode_all(label, root, files, size, upscale)
+    _report_skips(label, len(files), len(kept), skipped)
     lab = _to_lab(pixels)
     checksum = _checksum(kept, skipped, lab)
     contents = {"key": key, "files": kept, "lab": lab, "skipped": skipped, "checksum": checksum}
     _write_cache(cache_file, contents)
-    log.info("%s: decoded %d images at %dpx, cached in %s", name, len(kept), size, cache_file)
+    log.info("%s: decoded %d images at %dpx, cached in %s", label, len(kept), size, cache_file)
     return LabImages(name, size, kept, lab, skipped, key)
 
 

@@ -14,6 +14,9 @@ that differs only in its JPEG encoding (another Pillow or libjpeg) from a differ
 ``resolve_dataset`` finds a data set without surprises: an explicit path, then ``$COLORIZE_DATA``,
 then ``data/<name>`` under ``default_data_dir()``, then (if allowed) a download, and it logs which
 one it used. ``folder:PATH`` names any folder of images instead of a registered data set.
+
+Every file written here (downloads, extracted and processed files, ``SHA256SUMS``, manifests) is
+whole or absent (``atomic``); a download assembles its data set in a hidden folder besides.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from typing import NamedTuple
 import PIL
 from PIL import Image, features
 from tqdm import tqdm
+
+from colorize_core.data.atomic import write_bytes, write_text, written_atomically
+from colorize_core.data.images import display_name, name_bytes
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +269,8 @@ def write_manifest(path: Path, entries: Iterable[ManifestEntry]) -> None:
         if name not in optional or any(getattr(entry, name) is not None for entry in entries)
     ]
     with (
-        open(path, "wb") as raw,
+        written_atomically(path) as partial,
+        open(partial, "wb") as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed,
         io.TextIOWrapper(packed, encoding="utf-8", newline="") as text,
     ):
@@ -284,7 +291,7 @@ def file_stem(name: str) -> str:
     if not name.startswith(FOLDER_PREFIX):
         return _slug(name)
     path = name.removeprefix(FOLDER_PREFIX)
-    digest = hashlib.sha256(path.encode()).hexdigest()[:8]
+    digest = hashlib.sha256(name_bytes(path)).hexdigest()[:8]  # a name's bytes, valid or not
     return "-".join(part for part in ("folder", _slug(Path(path).name), digest) if part)
 
 
@@ -298,14 +305,46 @@ def default_data_dir() -> Path:
     """``$COLORIZE_HOME/data``; else the source checkout's ``data/``; else ``./data``."""
     if home := os.environ.get("COLORIZE_HOME"):
         return Path(home).expanduser() / "data"
-    checkout = Path(__file__).resolve().parents[2]
-    return (checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()) / "data"
+    return (_checkout() or Path.cwd()) / "data"
+
+
+def _checkout() -> Path | None:
+    """The source checkout's root (the folder holding pyproject.toml above the package, for an
+    editable install), or None for an installed package."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def colorize_data() -> Path | None:
+    """``$COLORIZE_DATA`` as a folder, None when it is unset.
+
+    A relative value is looked up from the current folder, then from the source checkout's root:
+    a notebook runs in ``notebooks/`` (JupyterLab, ``papermill --cwd notebooks``) while the
+    README's example, ``../shared/datasets``, is relative to the root. A value that is a folder
+    in neither place is a ``DatasetError`` naming each place tried.
+    """
+    if not (value := os.environ.get("COLORIZE_DATA")):
+        return None
+    given = Path(value).expanduser()
+    places = {"": given} if given.is_absolute() else {"the current folder": Path.cwd()}
+    if not given.is_absolute() and (root := _checkout()) is not None:
+        places["the repository root"] = root
+    tried = {label: Path(os.path.abspath(base / given)) for label, base in places.items()}
+    for folder in tried.values():
+        if folder.is_dir():
+            return folder
+    where = " and ".join(f"{folder} (from {label})" for label, folder in tried.items() if label)
+    raise DatasetError(
+        f"COLORIZE_DATA={value} is not a folder"
+        + (f": tried {where}" if where else "")
+        + "; fix or unset it"
+    )
 
 
 def _images(root: Path, name: str, source: str) -> Path:
     """The image folder of a data set root (``root/images`` if there is one), logged."""
     folder = root / "images" if (root / "images").is_dir() else root
-    log.info("data set %r: using %s (%s)", name, folder, source)
+    log.info("data set %r: using %s (%s)", name, display_name(folder), source)
     return folder
 
 
@@ -319,13 +358,15 @@ def resolve_dataset(
     ``default_data_dir()/<name>``; and last, if ``download``, fetched there. A location the user
     named explicitly (``path``, or ``COLORIZE_DATA`` itself) that does not exist is an error rather
     than skipped, since falling through would hide a typo. ``COLORIZE_DATA`` lacking ``<name>/``
-    falls through, so one folder can hold some data sets while others come from elsewhere.
+    falls through, so one folder can hold some data sets while others come from elsewhere. A
+    relative ``COLORIZE_DATA`` is looked up as ``colorize_data`` says.
     """
     if name.startswith(FOLDER_PREFIX):
         folder = Path(name.removeprefix(FOLDER_PREFIX)).expanduser()
         if not folder.is_dir():
-            raise DatasetError(f"{name!r}: {folder} does not exist or is not a folder")
-        log.info("data set %r: using %s", name, folder)
+            shown = display_name(folder)
+            raise DatasetError(f"{name!r}: {shown} does not exist or is not a folder")
+        log.info("data set %r: using %s", name, display_name(folder))
         return folder
     spec = get_spec(name)
     if path is not None:
@@ -337,10 +378,8 @@ def resolve_dataset(
         return _images(Path(path).expanduser(), name, "explicit path")
 
     tried = []
-    if env := os.environ.get("COLORIZE_DATA"):
-        if not Path(env).expanduser().is_dir():
-            raise DatasetError(f"COLORIZE_DATA={env} is not a folder; fix or unset it")
-        if (root := Path(env).expanduser() / name).is_dir():
+    if (shared := colorize_data()) is not None:
+        if (root := shared / name).is_dir():
             return _images(root, name, "COLORIZE_DATA")
         tried.append(f"$COLORIZE_DATA/{name}: {root} does not exist")
     else:
@@ -368,7 +407,11 @@ def _fetch(url: str, target: Path, label: str) -> None:
     """Stream ``url`` (http(s) or file://) to ``target`` with a progress bar."""
     # A bar is noise in logs, in notebooks run by papermill, and in CI.
     quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty()
-    with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+    with (
+        urllib.request.urlopen(url, timeout=60) as response,
+        written_atomically(target) as partial,
+        open(partial, "wb") as out,
+    ):
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=quiet) as bar:
             while chunk := response.read(_CHUNK):
@@ -476,11 +519,11 @@ def _extract(
         target.parent.mkdir(parents=True, exist_ok=True)
         with packed.open(members[entry.origin]) as src:
             if processing is None:
-                with open(target, "wb") as out:
+                with written_atomically(target) as partial, open(partial, "wb") as out:
                     shutil.copyfileobj(src, out)
                 continue
             try:
-                target.write_bytes(processing.apply(src.read()))
+                write_bytes(target, processing.apply(src.read()))
             except ValueError as err:
                 refused[entry.file] = str(err)
     return refused
@@ -515,7 +558,7 @@ def download_dataset(
         what = f"the archive {url} does not match the {spec.name!r} manifest"
         _check(staging, entries, what, spec.processing, refused)
         sums = "".join(f"{entry.sha256}  {entry.file}\n" for entry in entries)
-        (staging / "SHA256SUMS").write_text(sums, encoding="utf-8")
+        write_text(staging / "SHA256SUMS", sums)
         staging.rename(dest)
     except (OSError, zipfile.BadZipFile) as err:
         raise DatasetError(f"downloading {spec.name!r} from {url} failed: {err}") from err

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from colorize_core.data.atomic import write_text
 from colorize_core.data.cache import LabImages
 from colorize_core.data.datasets import DatasetError
 
@@ -33,11 +34,12 @@ class Split:
         return getattr(self, split)
 
     def save(self, path: str | os.PathLike) -> None:
-        Path(path).write_text(json.dumps(self.__dict__, indent=1))
+        """Write the split as JSON (ASCII: other characters escaped), whole or not at all."""
+        write_text(path, json.dumps(self.__dict__, indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Split:
-        return cls(**json.loads(Path(path).read_text()))
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def make_split(files: list[str], seed: int, ratios: tuple[float, ...] = SPLIT_RATIOS) -> Split:
