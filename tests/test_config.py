@@ -60,6 +60,15 @@ def test_unknown_names_and_wrong_types_are_errors():
         ({"betas": (0.9, 1.0)}, "betas must both lie in"),
         ({"seed": -1}, r"seed must be an integer in \[0, 4294967295\], got -1"),
         ({"seed": 2**32}, "seed must be an integer in"),
+        # what torch would refuse only once training starts, after the run folder is written
+        ({"plateau_factor": 2.0}, r"plateau_factor must lie in \(0, 1\), got 2.0"),
+        ({"plateau_factor": 1}, "plateau_factor must lie in"),
+        ({"plateau_factor": 0.0}, "plateau_factor must lie in"),
+        ({"plateau_factor": float("nan")}, "plateau_factor must lie in"),
+        ({"plateau_patience": -1}, "plateau_patience must be a finite number >= 0"),
+        ({"betas": (-0.1, 0.9)}, "betas must both lie in"),
+        ({"device": "bogus"}, "device must be auto, cpu, cuda, cuda:N or mps; got 'bogus'"),
+        ({"device": "meta"}, "device must be"),
     ],
 )
 def test_bad_values_are_errors(params, message):
@@ -78,6 +87,11 @@ def test_run_names_that_are_not_one_plain_folder_are_refused(name, tmp_path):
 def test_plain_run_names_stay_inside_the_output_folder(name, tmp_path):
     config = ExperimentConfig.from_params(name=name, output_dir=str(tmp_path))
     assert config.run_dir.parent == tmp_path
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps"])
+def test_device_names_training_runs_on_are_accepted(device):
+    assert ExperimentConfig.from_params(device=device).train.device == device
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -505,3 +505,58 @@ def test_notebook_runs_headless(tmp_path):
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(figures) == 2, outputs  # one row per photo
     assert str(run.name) in out.read_text()
+
+
+def test_a_full_disk_leaves_whole_outputs_or_none_and_stops(run_dir, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(photo(24, 24)).save(photos / "a.png")
+    noise = np.random.default_rng(0).integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(photos / "noise.png")  # about 480 kB of PNG: it cannot fit
+    Image.fromarray(photo(24, 24)).save(photos / "z.png")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], check=True)
+    try:
+        status = infer.main([str(photos), "-o", str(disk), "--checkpoint", str(run_dir)])
+        written = sorted(p.name for p in disk.iterdir())
+        a = read(disk / "a.png")
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)
+    captured = capsys.readouterr()
+    assert status == 1 and written == ["a.png"] and a.shape == (24, 24, 3)  # whole, or absent
+    assert f"noise.png: no space left on {disk}" in captured.err
+    assert f"z.png: not tried: no space left on {disk}" in captured.err
+    assert "1 colourised" in captured.out and "2 failed" in captured.out
+
+
+def test_an_output_folder_under_a_file_is_a_usage_error_before_any_photo_is_read(
+    run_dir, tmp_path, capsys, monkeypatch
+):
+    Image.fromarray(photo(24, 24)).save(tmp_path / "a.png")
+    (tmp_path / "notes.txt").write_text("a file")
+    read_any = []
+    monkeypatch.setattr(images, "read_rgb_alpha", lambda *a: read_any.append(a))
+    for output in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "out"):
+        with pytest.raises(SystemExit) as exit_info:
+            infer.main([str(tmp_path / "a.png"), "-o", str(output), "--checkpoint", str(run_dir)])
+        error = capsys.readouterr().err
+        assert exit_info.value.code == 2 and "is a file, not a folder" in error
+        assert error.strip().splitlines()[-1].startswith("colorize: error: -o ")
+    assert read_any == [] and (tmp_path / "notes.txt").read_text() == "a file"
+
+
+def test_overwrite_replaces_a_link_never_its_target(run_dir, tmp_path):
+    Image.fromarray(photo(24, 24)).save(tmp_path / "a.png")
+    Image.fromarray(photo(24, 24, seed=1)).save(tmp_path / "b.png")
+    victim, elsewhere = tmp_path / "victim.txt", tmp_path / "elsewhere" / "b.png"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").symlink_to(victim)
+    (out / "b.png").symlink_to(elsewhere)  # dangling
+    inputs = [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    assert infer.main([*inputs, "-o", str(out), "--checkpoint", str(run_dir), "--overwrite"]) == 0
+    assert victim.read_text() == "precious" and not elsewhere.parent.exists()
+    for name in ("a.png", "b.png"):
+        assert not (out / name).is_symlink() and read(out / name).shape == (24, 24, 3)

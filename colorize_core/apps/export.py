@@ -7,6 +7,11 @@ takes L in Lab units, shape (N, 1, H, W) with any N, H and W, and returns ab in 
 and crops the result back, so callers need no knowledge of the architecture. It is exported
 with the ``torch.export``-based exporter, and ``onnx_parity`` checks it against PyTorch with
 onnxruntime.
+
+Both files are written whole or not at all (``data.atomic``). A mistake in the output path (a
+folder, a path under a file, a place that cannot be written) ends with one line and exit status
+2 before anything is loaded; a full disk with one line and status 1, leaving any old file as it
+was.
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorize_core.data import atomic
+from colorize_core.data.atomic import NoSpaceLeft, written_atomically
 from colorize_core.data.color import AB_SCALE, L_SCALE
 from colorize_core.models.ensemble import Ensemble
 from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.model_file import SUFFIX, write_model_file
-from colorize_core.training.provenance import git_commit
+from colorize_core.training.provenance import code_commit
+
+PROG = "colorize export"
 
 SIZE_MULTIPLE = 8  # three stride-2 stages in conv_ae, gan and unet
 ONNX_SUFFIX = ".onnx"
@@ -64,25 +73,26 @@ def export_model_file(
     model: nn.Module, config: ExperimentConfig, output: str | os.PathLike, source: str
 ) -> str:
     """Write ``model`` as a float16 safetensors model file; returns its SHA-256."""
-    notes = {"source": str(source), "exported_at_commit": git_commit() or "unknown"}
+    notes = {"source": str(source), "exported_at_commit": code_commit() or "unknown"}
     return write_model_file(exportable(model, source), config, output, notes=notes)
 
 
 def export_onnx(
     model: nn.Module, output: str | os.PathLike, example_size: int = 64, source: str = "model"
 ) -> Path:
-    """Write ``model`` (float32) as ONNX with dynamic batch, height and width."""
+    """Write ``model`` (float32) as ONNX with dynamic batch, height and width, whole or absent."""
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     wrapped = LabColorizer(exportable(model, source).float().eval()).eval()
     example = torch.full((1, 1, example_size, example_size), 50.0)
     dim = torch.export.Dim
     shapes = ({0: dim("batch", min=1, max=1024), 2: dim("height", min=1, max=MAX_SIDE),
                3: dim("width", min=1, max=MAX_SIDE)},)  # fmt: skip
-    torch.onnx.export(
-        wrapped, (example,), output, dynamo=True, dynamic_shapes=shapes, opset_version=ONNX_OPSET,
-        input_names=["L"], output_names=["ab"], external_data=False, verbose=False,
-    )  # fmt: skip
+    with written_atomically(output) as partial:
+        torch.onnx.export(
+            wrapped, (example,), partial, dynamo=True, dynamic_shapes=shapes,
+            opset_version=ONNX_OPSET, input_names=["L"], output_names=["ab"],
+            external_data=False, verbose=False,
+        )  # fmt: skip
     return output
 
 
@@ -117,8 +127,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def output_problem(output: Path, run: str, suffix: str, overwrite: bool) -> str | None:
+    """What is wrong with ``output`` as the file to write, or None."""
+    if output.suffix != suffix:
+        return f"--output must end in {suffix}, got {output}"
+    if output.is_dir():
+        return f"{output} is a folder; give a file name ending in {suffix}"
+    if output.exists() and not overwrite:
+        return f"{output} exists; pass --overwrite to replace it"
+    if output.resolve() == Path(run).resolve():
+        return "the output would replace the input"
+    if problem := atomic.unwritable(output.parent):
+        return f"cannot write {output}: {problem}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Exit status: 0 written, 2 usage error or unusable run."""
+    """Exit status: 0 written, 2 usage error or unusable run, 1 a full disk; errors are one line
+    on stderr."""
     from colorize_core.apps.infer import (
         load_colorizer,  # the CLI's loader, with its one-line errors
     )
@@ -127,23 +153,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     suffix = ONNX_SUFFIX if args.onnx else SUFFIX
     output = Path(args.output or Path(args.run).resolve().with_suffix("").name + suffix)
-    if output.suffix != suffix:
-        parser.error(f"--output must end in {suffix}, got {output}")
-    if output.exists() and not args.overwrite:
-        parser.error(f"{output} exists; pass --overwrite to replace it")
-    if output.resolve() == Path(args.run).resolve():
-        parser.error("the output would replace the input")
+    if problem := output_problem(output, args.run, suffix, args.overwrite):
+        parser.exit(2, f"{PROG}: error: {problem}\n")
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         model, config = load_colorizer(args.run)
         if args.onnx:
             export_onnx(model, output, source=args.run)
-            print(f"colorize export: wrote {output} ({output.stat().st_size / 1e6:.1f} MB)")
+            print(f"{PROG}: wrote {output} ({output.stat().st_size / 1e6:.1f} MB)")
         else:
             digest = export_model_file(model, config, output, args.run)
             size = output.stat().st_size / 1e6
-            print(f"colorize export: wrote {output} ({size:.1f} MB, sha256 {digest})")
+            print(f"{PROG}: wrote {output} ({size:.1f} MB, sha256 {digest})")
     except CheckpointError as error:
-        print(f"colorize export: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except NoSpaceLeft as error:
+        print(
+            f"{PROG}: error: {error}; free some space there or choose another -o", file=sys.stderr
+        )
+        return 1
     return 0

@@ -58,14 +58,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorize_core.data import images
+from colorize_core.apps.tiles import predict_ab_tiled
+from colorize_core.data import atomic, images
 from colorize_core.data.color import join_lab, lab_to_rgb, rgb_to_lab
 from colorize_core.data.datasets import DATASETS
 from colorize_core.data.progress import progress
 from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.device import pick_device
-from colorize_core.training.loading import load_model, predict_ab
+from colorize_core.training.loading import load_model
 from colorize_core.training.model_file import SUFFIX as MODEL_FILE_SUFFIX
 from colorize_core.training.model_file import read_model_file
 from colorize_core.training.shipped import DEFAULT_MODEL, SHIPPED, SHIPPED_NAMES, load_shipped
@@ -117,7 +118,8 @@ class PhotoResult:
     ``status`` is OK, FAILED (counts towards a non-zero exit) or SKIPPED (a non-image file found
     in a folder); ``reason`` says why it failed or was skipped; ``notes`` are the conversions
     applied (already colour, 16-bit, alpha composited); ``seconds`` is the wall time for the file;
-    ``frames`` is how many frames the file holds, of which only the first was colourised.
+    ``frames`` is how many frames the file holds, of which only the first was colourised;
+    ``disk_full``: its output could not be written for lack of space, so the run stops.
     """
 
     input: Path
@@ -129,6 +131,7 @@ class PhotoResult:
     notes: tuple[str, ...] = ()
     compare: Path | None = None
     frames: int = 1
+    disk_full: bool = False
 
     @property
     def ok(self) -> bool:
@@ -267,7 +270,7 @@ def colorize_rgb(
     height, width = rgb.shape[:2]
     h, w = model_shape(height, width, check_size(size))
     lightness = _lab(_resize(rgb, h, w))[None, :1]  # (1, 1, h, w)
-    ab = predict_ab(model, lightness, device)[0].to(device)  # (2, h, w), Lab units
+    ab = predict_ab_tiled(model, lightness, device)[0].to(device)  # (2, h, w), Lab units
     ab = F.interpolate(ab[None], size=(h, width), mode="bilinear", align_corners=False)[0]
 
     out = np.empty_like(rgb)
@@ -343,7 +346,9 @@ def compare_image(original: np.ndarray, colourised: np.ndarray, was_colour: bool
 
 
 def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None) -> list[str]:
-    """Write ``rgb`` (+ ``alpha``) in the format of ``path``'s extension; returns notes."""
+    """Write ``rgb`` (+ ``alpha``) in the format of ``path``'s extension, whole or absent (a
+    failed write leaves nothing, and a symbolic link at ``path`` is replaced, never followed);
+    returns notes."""
     fmt = output_format(path.suffix)
     image, notes = Image.fromarray(rgb), []
     if alpha is not None and fmt in ALPHA_FORMATS:
@@ -353,8 +358,9 @@ def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None) -> list[st
         background.paste(image, mask=Image.fromarray(alpha))
         image = background
         notes.append(f"{fmt} has no alpha: transparent areas composited on white")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format=fmt, **({"quality": QUALITY} if fmt in ("JPEG", "WEBP") else {}))
+    options = {"quality": QUALITY} if fmt in ("JPEG", "WEBP") else {}
+    with atomic.written_atomically(path) as partial:  # whole or absent; a link is replaced
+        image.save(partial, format=fmt, **options)
     return notes
 
 
@@ -561,7 +567,9 @@ def colorize_file(
         notes += save_image(target, rgb, alpha)
         if compare:
             save_image(compare, compare_image(decoded.rgb, rgb, was_colour), None)
-    except (RuntimeError, OSError, ValueError, MemoryError) as error:  # OOM, disk full: go on
+    except atomic.NoSpaceLeft as error:
+        return PhotoResult(path, status=FAILED, reason=str(error), disk_full=True)
+    except (RuntimeError, OSError, ValueError, MemoryError) as error:  # OOM and the like: go on
         return PhotoResult(path, status=FAILED, reason=f"{type(error).__name__}: {error}")
     seconds = time.perf_counter() - started
     return PhotoResult(
@@ -605,10 +613,14 @@ def colorize(
     network = network.to(device)
     results: list[PhotoResult] = []
     jobs = list(zip(entries, plan, strict=True))
+    full: str | None = None  # the reason, once the disk is full: the files after it are not tried
     for (path, _, result), outputs in progress(jobs, desc="colourising", unit="img"):
-        if outputs is not None:
+        if outputs is not None and full:
+            result = PhotoResult(path, status=FAILED, reason=f"not tried: {full}")
+        elif outputs is not None:
             output, comparison = outputs
             result = colorize_file(network, path, output, size, device, comparison)
+            full = result.reason if result.disk_full else None
         results.append(result)
         if result.status != OK:
             log.warning("%s %s: %s", result.status, result.input, result.reason)
@@ -698,6 +710,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--size must be a positive multiple of {SIZE_MULTIPLE}, got {args.size}")
     if args.format and output_format(args.format) is None:
         parser.error(f"--format {args.format}: Pillow cannot write that; try png, jpg, webp, tif")
+    if problem := atomic.unwritable(Path(args.output)):
+        parser.error(f"-o {args.output}: {problem}; choose another output folder")
     device = device_argument(parser, args.device)
 
     from tqdm.contrib.logging import logging_redirect_tqdm

@@ -74,6 +74,11 @@ def _srgb_surface_ab() -> torch.Tensor:
 
 @functools.lru_cache(maxsize=8)
 def _gamut_bins(grid: float) -> torch.Tensor:
+    with torch.device("cpu"):  # cached: never on the meta device a model may be sized on
+        return _gamut_lattice(grid)
+
+
+def _gamut_lattice(grid: float) -> torch.Tensor:
     scaled = _srgb_surface_ab() / grid
     # the grid points within less than one grid step of a colour in a and b: floor and ceil of
     # each coordinate (one point where a coordinate is an exact multiple of the grid)

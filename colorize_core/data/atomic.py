@@ -77,8 +77,10 @@ def written_atomically(path: str | os.PathLike) -> Iterator[Path]:
     )
     os.close(handle)
     try:
-        os.chmod(partial, 0o666 & ~umask())
         yield Path(partial)
+        # the mode a plain open() gives; after the block, as some writers (safetensors) replace
+        # the file they were given with one of their own
+        os.chmod(partial, 0o666 & ~umask())
         os.replace(partial, path)
     except BaseException as error:
         full = not isinstance(error, NoSpaceLeft) and is_disk_full(error, path.parent)
@@ -98,6 +100,24 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """``Path.write_bytes``, whole or absent."""
     with written_atomically(path) as partial:
         partial.write_bytes(data)
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why no file can be written in ``folder`` (created when missing), or None: the nearest of
+    it and its parents that exists is a file, or refuses a new file (read-only, no permission).
+    Creates and removes one empty probe file there; creates no folder."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".colorize-probe-", dir=existing)
+    except OSError as error:
+        return f"cannot write in {existing} ({error.strerror})"
+    os.close(handle)
+    os.unlink(probe)
+    return None
 
 
 def remove_stale_partials(folder: str | os.PathLike, name: str) -> list[Path]:

@@ -18,17 +18,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from colorize_core.data.atomic import write_text, written_atomically
 from colorize_core.data.cache import LabImages, load_images
 from colorize_core.data.split import Split, make_split, select
 from colorize_core.evaluation.evaluate import Evaluation, evaluate
 from colorize_core.models.ensemble import ENSEMBLE
 from colorize_core.runs.samples import save_samples
 from colorize_core.training import distributed
+from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.device import pick_device
 from colorize_core.training.fit import FitResult, fit, write_history
 from colorize_core.training.loading import load_ensemble
-from colorize_core.training.provenance import provenance
+from colorize_core.training.provenance import code_commit, provenance
 from colorize_core.training.tracking import WandbLogger
 
 
@@ -69,6 +71,7 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
     Under torchrun (``distributed.session``) every rank trains its share and evaluates the kept
     model, and rank 0 alone writes the run folder and logs to Weights & Biases."""
     started = time.time()
+    code_commit()  # the commit of the code this run starts with (looked up once, then kept)
     world = distributed.current()
     run_dir = config.run_dir
     data, split = load_data(config)
@@ -77,7 +80,10 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
         and (run_dir / "split.json").is_file()
         and Split.load(run_dir / "split.json") != split
     ):
-        raise RuntimeError(f"{run_dir}: saved split differs from this config's; not resuming")
+        raise CheckpointError(
+            f"{run_dir}: its saved split differs from this config's; not resuming (give this "
+            "config a new name to train it afresh)"
+        )
     if world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         config.save(run_dir / "config.json")
@@ -98,8 +104,10 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
     if not world.is_main:
         return RunResult(config, data, split, result, evaluation, validation)
 
-    evaluation.per_image.to_csv(run_dir / "metrics_per_image.csv")
-    evaluation.histograms.to_frame().to_csv(run_dir / "ab_histograms.csv")  # ab_js_divergence
+    with written_atomically(run_dir / "metrics_per_image.csv") as partial:
+        evaluation.per_image.to_csv(partial)
+    with written_atomically(run_dir / "ab_histograms.csv") as partial:  # ab_js_divergence
+        evaluation.histograms.to_frame().to_csv(partial)
     summary = {
         "run": config.name,
         "dataset": data.name,
@@ -113,7 +121,7 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
         "seconds": round(time.time() - started, 1),  # this call (short when it resumed a run)
         "provenance": provenance(device),
     }
-    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
+    write_text(run_dir / "metrics.json", json.dumps(summary, indent=1))
     save_samples(result.model, select(data, split, "test"), run_dir / "samples.png", device)
     return RunResult(config, data, split, result, evaluation, validation)
 

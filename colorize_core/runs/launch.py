@@ -20,10 +20,11 @@ from colorize_core.training.config import ExperimentConfig
 
 def torchrun_command(config_file: Path, nproc: int, resume: bool = False) -> list[str]:
     """The torchrun command line that trains the run described in ``config_file`` on ``nproc``
-    processes of this machine."""
+    processes of this machine: continued with ``resume``, else trained afresh even where its
+    folder holds a run already (``--overwrite``), as ``run_experiment`` does."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     command += ["--nproc_per_node", str(nproc), "-m", "colorize_core.runs.train_command"]
-    return command + ["--config", str(config_file)] + (["--resume"] if resume else [])
+    return command + ["--config", str(config_file), "--resume" if resume else "--overwrite"]
 
 
 def run(config: ExperimentConfig, *, resume: bool = False, nproc: int = 1) -> RunResult:

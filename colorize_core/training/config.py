@@ -11,13 +11,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colorize_core.data.atomic import write_text
 from colorize_core.models.heads import HEADS
 
 LOSSES = ("mse", "l1", "smooth_l1")
@@ -30,6 +33,10 @@ MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take any integer in [0, 2
 # A run's name is its folder under output_dir: one path component that can't escape it
 # ("..", "/", absolute) or be output_dir itself ("", ".").
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# auto, or a device kind training runs on (torch.device would take "meta", "xla", ...)
+DEVICE_PATTERN = re.compile(r"auto|cpu|(cuda|mps)(:\d+)?")
+# A run's config.json is a few kB: a bigger file is a mistake (``--config /dev/zero``).
+MAX_CONFIG_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,6 @@ class ExperimentConfig:
             "batch_size": t.batch_size,
             "lr": t.lr,
             "limit": d.limit,
-            "plateau_factor": t.plateau_factor,
         }
         for key, value in positive.items():
             if value is not None and not (value > 0 and math.isfinite(value)):
@@ -146,6 +152,10 @@ class ExperimentConfig:
         for key, value in not_negative.items():
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{key} must be a finite number >= 0, got {value}")
+        if not 0 < t.plateau_factor < 1:  # ReduceLROnPlateau multiplies the lr by it
+            raise ValueError(f"plateau_factor must lie in (0, 1), got {t.plateau_factor}")
+        if not DEVICE_PATTERN.fullmatch(t.device):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps; got {t.device!r}")
         m = self.model
         if m.head not in HEADS:
             raise ValueError(f"head must be one of {', '.join(HEADS)}; got {m.head!r}")
@@ -194,15 +204,47 @@ class ExperimentConfig:
     def from_dict(cls, values: dict) -> ExperimentConfig:
         flat = {k: v for k, v in values.items() if k not in ("data", "model", "train")}
         for part in ("data", "model", "train"):
+            if not isinstance(values.get(part, {}), dict):
+                raise TypeError(
+                    f"{part} must be an object of {part} parameters, got {values[part]!r}"
+                )
             flat.update(values.get(part, {}))
         return cls.from_params(**flat)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+        """Write the config as JSON, whole or absent (``data.atomic``)."""
+        write_text(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> ExperimentConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        return cls.from_dict(read_json_object(path))
+
+
+def read_json_object(path: str | os.PathLike) -> dict:
+    """The JSON object in the config file ``path``. A ``ValueError`` (one line) for a file that
+    cannot be read, is not a regular file, is larger than ``MAX_CONFIG_BYTES`` or does not hold a
+    JSON object; at most ``MAX_CONFIG_BYTES + 1`` bytes are read."""
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
+        handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    with handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ValueError(f"{path} is not a regular file; give a JSON file")
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes: not a config file")
+    try:
+        values = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        reason = str(error) if not isinstance(error, RecursionError) else "nested too deeply"
+        raise ValueError(f"{path} is not a JSON file ({reason})") from None
+    if not isinstance(values, dict):
+        kind = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(values), "a number"
+        )
+        raise ValueError(f"{path} holds {kind}, not a JSON object of parameters")
+    return values
 
 
 def _merge(values: dict, changes: dict[str, Any]) -> dict:

@@ -16,7 +16,8 @@ on CUDA, gloo on CPU). Training then works on exactly the batches of a single-pr
   resumes from rank 0's ``last.pt``.
 
 A failure on one rank ends all of them: torchrun stops the others as soon as one process
-exits with an error, and every collective times out after ``TIMEOUT`` (never a hang).
+exits with an error, and every collective times out after ``timeout()`` (never a hang);
+``lost_rank`` turns that timeout into one line naming the rank that stopped answering.
 Across machines the command is the same with torchrun's rendezvous flags (README).
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,7 +34,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-TIMEOUT = datetime.timedelta(seconds=60)  # a collective waiting longer than this fails
+# A collective waiting longer than this fails. Long enough for a slow rank's epoch-end work
+# (rank 0 writes the checkpoints while the others wait); the env var shortens it for tests.
+TIMEOUT_SECONDS = 60
+TIMEOUT_ENV = "COLORIZE_DDP_TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,19 @@ def current() -> World:
     return SINGLE
 
 
+def timeout() -> datetime.timedelta:
+    """How long a collective waits for the other ranks: ``$COLORIZE_DDP_TIMEOUT`` seconds, else
+    ``TIMEOUT_SECONDS``."""
+    value = os.environ.get(TIMEOUT_ENV) or TIMEOUT_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{TIMEOUT_ENV}={value!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise ValueError(f"{TIMEOUT_ENV}={value!r} must be a positive number of seconds")
+    return datetime.timedelta(seconds=seconds)
+
+
 @contextlib.contextmanager
 def session(device: torch.device) -> Iterator[World]:
     """Join the process group torchrun set up for this process (if any) and leave it at the end.
@@ -85,7 +103,7 @@ def session(device: torch.device) -> Iterator[World]:
     if device.type == "cuda":
         torch.cuda.set_device(world.local_rank)
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, timeout=TIMEOUT)
+    dist.init_process_group(backend, timeout=timeout())
     try:
         yield world
     finally:
@@ -134,6 +152,37 @@ def sum_over_ranks(values: list[float], world: World) -> list[float]:
 
 
 def barrier(world: World) -> None:
-    """Wait for every rank (within ``TIMEOUT``)."""
+    """Wait for every rank (within ``timeout()``)."""
     if world.distributed:
         dist.barrier()
+
+
+# How gloo and NCCL word a collective that a peer left unanswered. gloo raises a plain
+# RuntimeError ("[.../gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting 5000ms for recv
+# operation to complete", or "Connection closed by peer" when the peer died); NCCL's watchdog a
+# DistBackendError ("... ran for 60000 milliseconds before timing out").
+_TIMED_OUT = re.compile(r"timed out|timing out|timeout", re.I)
+_CLOSED = re.compile(r"connection (closed|reset)|closed by peer|broken pipe", re.I)
+
+
+def is_lost_rank(error: BaseException) -> bool:
+    """True when ``error`` is a collective that failed because another rank stopped answering."""
+    text = str(error)
+    return isinstance(error, RuntimeError) and bool(_TIMED_OUT.search(text) or _CLOSED.search(text))
+
+
+def lost_rank(error: BaseException, world: World) -> str:
+    """One line for a collective that failed because another rank stopped answering, e.g. ``rank
+    1 stopped answering (no reply within 60 s)``: the rank the error text names, else the only
+    other rank of two, else "another rank"."""
+    text = str(error)
+    others = {int(r) for r in re.findall(r"\brank\s*[:=]?\s*(\d+)", text, re.I)} - {world.rank}
+    if len(others) == 1:
+        who = f"rank {others.pop()}"
+    elif world.size == 2:
+        who = f"rank {1 - world.rank}"
+    else:
+        who = "another rank"
+    if _TIMED_OUT.search(text):
+        return f"{who} stopped answering (no reply within {timeout().total_seconds():g} s)"
+    return f"{who} stopped answering (its connection closed)"

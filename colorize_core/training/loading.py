@@ -6,6 +6,7 @@ through here; nothing here depends on the training loop.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -23,6 +24,30 @@ def build_predictor(model: ModelConfig) -> nn.Module:
     """The registered architecture ``model`` names, with its prediction head, in training mode."""
     backbone = build_model(model.model, **model.model_kwargs)
     return with_head(backbone, model.head, model.temperature)
+
+
+def build_for_weights(model: ModelConfig, shapes: Mapping[str, Sequence[int]], source) -> nn.Module:
+    """``build_predictor(model)`` once its weights' ``shapes`` (name -> shape, as stored in
+    ``source``) are known to fit it: the check builds the model on the meta device, which
+    allocates nothing, so a doctored config (a huge width) is refused before it costs memory."""
+    with torch.device("meta"):
+        skeleton = build_predictor(model)
+    expected = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
+    given = {name: tuple(shape) for name, shape in shapes.items()}
+    if given != expected:
+        differ = sorted(set(given) ^ set(expected)) or sorted(
+            name for name in given if given[name] != expected[name]
+        )
+        raise CheckpointError(
+            f"{source}: its weights do not fit its config {model.model} {model.model_kwargs} "
+            f"(e.g. {differ[0]}: {given.get(differ[0])} stored, {expected.get(differ[0])} "
+            "expected); the file is damaged or doctored"
+        )
+    return build_predictor(model)
+
+
+def _shapes(state: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(tensor.shape) for name, tensor in state.items()}
 
 
 def source_run(
@@ -47,7 +72,7 @@ def source_run(
             f"file, a run folder or a run under {runs_dir}); train that run first"
         )
     state = load_checkpoint(source)
-    other = ExperimentConfig.from_dict(state["config"])
+    other = _trained_config(state, source)
     d, o = config.data, other.data  # not data_path: where the same dataset lies may differ
     checks = [
         ("model", _architecture(config.model), _architecture(other.model)) if same_model else None,
@@ -60,6 +85,26 @@ def source_run(
             f"{config.name}: cannot use {source} as {role}: it differs in {'; '.join(mismatches)}"
         )
     return state, other
+
+
+def _trained_config(state: dict, source: Path) -> ExperimentConfig:
+    """The config of a checkpoint that holds trained model weights; a ``CheckpointError`` for one
+    without them or with an unusable config (a doctored or foreign file with our marker)."""
+    modules = state.get("modules")
+    if not isinstance(modules, dict) or not isinstance(modules.get("model"), dict):
+        raise CheckpointError(
+            f"{source} holds no model weights (no 'modules' with a 'model'); give the "
+            "checkpoint of a trained run, e.g. its checkpoints/best.pt"
+        )
+    config = state.get("config")
+    try:
+        if not isinstance(config, dict):
+            raise TypeError("no 'config' object")
+        return ExperimentConfig.from_dict(config)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"{source} holds no usable config ({error}); give the checkpoint of a trained run"
+        ) from error
 
 
 def _architecture(model: ModelConfig) -> tuple:
@@ -80,7 +125,7 @@ def load_ensemble(config: ExperimentConfig, runs_dir: str | Path) -> Ensemble:
     models = []
     for member in members:
         state, other = source_run(config, member, runs_dir, "member")
-        model = build_predictor(other.model)
+        model = build_for_weights(other.model, _shapes(state["modules"]["model"]), member)
         model.load_state_dict(state["modules"]["model"])
         models.append(model)
     return Ensemble(models, flip=bool(flip)).eval()
@@ -101,7 +146,7 @@ def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
     config = ExperimentConfig.from_dict(state["config"])
     if run_config is not None:  # the run's decoding temperature may have been chosen later
         config = config.with_params(temperature=run_config.model.temperature)
-    model = build_predictor(config.model)
+    model = build_for_weights(config.model, _shapes(state["modules"]["model"]), source)
     model.load_state_dict(state["modules"]["model"])
     return model.eval(), config
 

@@ -13,6 +13,7 @@ against the hash recorded beside them before they are read.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ from torch import nn
 from colorize_core.data.atomic import written_atomically
 from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.config import ExperimentConfig
-from colorize_core.training.loading import build_predictor
+from colorize_core.training.loading import build_for_weights
 
 FORMAT = "colorize-model"
 VERSION = "1"
@@ -69,7 +70,12 @@ def write_model_file(
     # always give the same bytes (and SHA-256)
     metadata = {METADATA_KEY: json.dumps(header, sort_keys=True)}
     with written_atomically(path) as partial:
-        save_file(state, str(partial), metadata)
+        try:
+            save_file(state, str(partial), metadata)
+        except SafetensorError as error:  # a full disk comes as text only: "(os error 28)"
+            if f"(os error {errno.ENOSPC})" in str(error):
+                raise OSError(errno.ENOSPC, str(error)) from error
+            raise
     return file_sha256(path)
 
 
@@ -117,8 +123,9 @@ def read_model_file(
     header = read_metadata(path)
     try:
         config = ExperimentConfig.from_dict(header["config"])
-        model = build_predictor(config.model)
         with safe_open(path, framework="pt") as handle:
+            shapes = {name: handle.get_slice(name).get_shape() for name in handle.keys()}
+            model = build_for_weights(config.model, shapes, path)
             state = {name: handle.get_tensor(name) for name in handle.keys()}
         model.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in state.items()}

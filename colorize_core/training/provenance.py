@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 from datetime import datetime, timezone
@@ -34,9 +35,20 @@ def git_commit() -> str | None:
     return f"{commit}-dirty" if changed else commit or None
 
 
-# The code this process runs is the code it imported: a long notebook keeps running the modules
-# it loaded even when the checkout moves on, so results name the commit at import, not at the end.
-COMMIT_AT_IMPORT = git_commit()
+@functools.cache
+def code_commit() -> str | None:
+    """The commit of the code this process runs (``git_commit``), looked up once: by the first
+    run or suite that starts, so a long notebook names the code it loaded even when the checkout
+    moves on. Not at import: every command that imports this module (``colorize serve``) would
+    start git in the checkout, which writes ``.git/index.lock``."""
+    return git_commit()
+
+
+def __getattr__(name: str) -> str | None:
+    """``COMMIT_AT_IMPORT``, the old name of ``code_commit()``, looked up on first use."""
+    if name == "COMMIT_AT_IMPORT":
+        return code_commit()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def cpu_name() -> str:
@@ -60,7 +72,7 @@ def describe_cpu(origin: dict) -> str | None:
 
 
 def provenance(device: str | torch.device = "cpu") -> dict:
-    """Commit (``COMMIT_AT_IMPORT``), time, host, CPU (model, vector extension, native bf16),
+    """Commit (``code_commit()``), time, host, CPU (model, vector extension, native bf16),
     GPU, thread count and package versions, as a JSON-ready dict."""
     versions = {}
     for name in _PACKAGES:
@@ -70,7 +82,7 @@ def provenance(device: str | torch.device = "cpu") -> dict:
             versions[name] = None
     device = torch.device(device)
     return {
-        "commit": COMMIT_AT_IMPORT,
+        "commit": code_commit(),
         "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "host": platform.node(),
         "platform": platform.platform(),
