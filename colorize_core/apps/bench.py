@@ -42,6 +42,7 @@ from skimage.color import rgb2lab
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from colorize_core.data import atomic
 from colorize_core.data.ab_bins import ab_bins, bin_prior
 from colorize_core.data.augment import Augment
 from colorize_core.data.cache import load_images, on_device
@@ -586,11 +587,10 @@ def main(argv: list[str] | None = None) -> int:
             results["precision_check"] = precision_check(
                 args.precision_check, 64, [0, 1], Path(runs)
             )
-    args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{args.label}{'-quick' if args.quick else ''}"
-    (args.out_dir / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    atomic.write_text(args.out_dir / f"{stem}.json", json.dumps(results, indent=1))
     table = markdown(results)
-    (args.out_dir / f"{stem}.md").write_text(table)
+    atomic.write_text(args.out_dir / f"{stem}.md", table)
     print(table)
     return 0
 
