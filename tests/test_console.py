@@ -110,3 +110,15 @@ def test_the_bar_is_drawn_only_on_a_terminal(monkeypatch):
     assert console.on_a_terminal()
     monkeypatch.setenv("CI", "1")
     assert not console.on_a_terminal()
+
+
+def test_a_note_goes_to_the_log_only(tmp_path, capfd, monkeypatch):
+    """The notebook Ctrl-C stopped: its dead-kernel traceback is for the log, not the console."""
+    monkeypatch.setenv("COLORIZE_PROGRESS", "0")
+    with console.SuiteConsole(tmp_path, ["a"], {}) as shown:
+        shown.started(0, "a")
+        shown.note("[1/1] a: interrupted (3 s)", "Traceback\n\x1b[31mDeadKernelError\x1b[0m")
+    printed = capfd.readouterr()
+    assert printed.out.splitlines() == ["[1/1] a: started"] and printed.err == ""
+    log = (tmp_path / console.LOG_NAME).read_text()
+    assert "a: interrupted (3 s)\n    Traceback\n    DeadKernelError\n" in log

@@ -15,6 +15,7 @@ import json
 import time
 from pathlib import Path
 
+from colorize_core.data import atomic
 from colorize_core.evaluation.evaluate import evaluate, evaluate_baselines
 from colorize_core.models import parameter_count
 from colorize_core.reporting.model_card import TestSplit, render_card
@@ -114,7 +115,7 @@ def main() -> None:
         splits=test_splits(model, config, TEST_SPLITS[args.name]),
         limits=LIMITS[args.name],
     )
-    path.with_suffix(".md").write_text(card)
+    atomic.write_text(path.with_suffix(".md"), card)
     size = path.stat().st_size / 1e6
     print(f'{args.name}: {path} {size:.2f} MB, loads in {load_seconds:.2f} s, sha256="{digest}"')
 

@@ -151,6 +151,13 @@ class SuiteConsole:
             if self.log is not None:
                 self.log.write(f"{time.strftime('%H:%M:%S')} {message}\n")
 
+    def note(self, message: str, detail: str = "") -> None:
+        """A line for the log only, ``detail`` (a traceback) in full below it."""
+        lines = [message, *(f"    {line}" for line in plain(detail).rstrip().splitlines())]
+        with self.lock:
+            if self.log is not None:
+                self.log.write(f"{time.strftime('%H:%M:%S')} " + "\n".join(lines) + "\n")
+
     def started(self, index: int, name: str) -> None:
         with self.lock:  # the bar's ticker reads the estimate from its own thread
             self.estimate.start(name)

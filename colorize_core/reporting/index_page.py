@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from colorize_core.data.atomic import write_text
 from colorize_core.data.datasets import DATASETS
 from colorize_core.reporting import digest
 from colorize_core.training.provenance import describe_cpu
@@ -166,7 +167,8 @@ def _machine(origin: dict) -> str:
 
 
 def write_index(out: Path, info: dict) -> Path:
-    """``out/index.html`` from ``out``'s tables and figures and the run record ``info``."""
+    """``out/index.html`` (whole or absent) from ``out``'s tables and figures and the run record
+    ``info``."""
     origin = info["provenance"]
     facts = (
         f"profile <b>{html.escape(info['profile'])}</b>, device {html.escape(info['device'])} "
@@ -215,7 +217,7 @@ def write_index(out: Path, info: dict) -> Path:
 <h2 id="runs">Runs into this folder</h2><ol>{runs}</ol>
 </body></html>"""
     target = out / "index.html"
-    target.write_text(page, encoding="utf-8")
+    write_text(target, page)
     return target
 
 

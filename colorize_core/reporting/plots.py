@@ -25,6 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from colorize_core.data.atomic import written_atomically
 from colorize_core.data.color import join_lab, lab_to_rgb
 from colorize_core.evaluation.metrics import METRICS, SPLIT_METRICS
 
@@ -487,13 +488,17 @@ def plot_metric_distributions(
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` (PNG unless the suffix names another format; ``.png`` is added
-    when there is none; ``.jpg`` as in ``as_jpeg``), creating parent folders. Returns the path."""
+    when there is none; ``.jpg`` as in ``as_jpeg``), whole or absent, creating parent folders.
+    Returns the path."""
     path = Path(path)
     if not path.suffix:
         path = path.with_suffix(".png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", pil_kwargs=_JPEG if jpeg else None)
+    kind = path.suffix.lower().removeprefix(".")  # the temporary name ends in .partial
+    jpeg = kind in ("jpg", "jpeg")
+    with written_atomically(path) as partial:
+        fig.savefig(
+            partial, format=kind, dpi=dpi, bbox_inches="tight", pil_kwargs=_JPEG if jpeg else None
+        )
     return path
 
 

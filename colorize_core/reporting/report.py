@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from colorize_core.data.atomic import write_text, written_atomically
 from colorize_core.data.cache import LabImages
 from colorize_core.data.color import split_lab
 from colorize_core.data.datasets import DATASETS, file_stem
@@ -463,8 +464,8 @@ def summarize_results(results_dir: str | Path, report_dir: str | Path) -> list[G
 
 
 def write_table(table: pd.DataFrame, folder: str | Path, stem: str) -> None:
-    """``<folder>/<stem>.csv`` and ``.md``."""
+    """``<folder>/<stem>.csv`` and ``.md``, each whole or absent."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / f"{stem}.csv")
-    (folder / f"{stem}.md").write_text(table.to_markdown() + "\n")
+    with written_atomically(folder / f"{stem}.csv") as partial:
+        table.to_csv(partial)
+    write_text(folder / f"{stem}.md", table.to_markdown() + "\n")

@@ -7,7 +7,9 @@ the summary notebook's tables (CSV, Markdown) and figures (PNG; JPEG for photo g
 ``run.json`` (profile, device, commit, package versions, wall times; earlier runs into the same
 folder, e.g. with ``--only``, are kept and listed) and ``index.html`` linking it all. A notebook
 that fails is reported with its cell and error and the others still run; the exit status is the
-number of notebooks that failed.
+number of notebooks that failed. Ctrl-C stops the running notebooks' kernels at once (their
+executed copies keep what they did so far), records the notebooks that ended in ``run.json`` and
+``index.html``, prints one line and exits with 130.
 
 Each notebook runs in the report folder, and the paths it is given (``OUTPUT_DIR``,
 ``REPORT_DIR``, a ``folder:`` dataset) are relative to that folder: an executed notebook names no
@@ -23,21 +25,23 @@ import os
 import sys
 import time
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from colorize_core.data.atomic import write_text
 from colorize_core.data.datasets import FOLDER_PREFIX
-from colorize_core.reporting.console import SuiteConsole, earlier_seconds
+from colorize_core.reporting.console import SuiteConsole, duration, earlier_seconds
 from colorize_core.reporting.index_page import write_index
+from colorize_core.reporting.kernels import LIVE, kernel_manager
 from colorize_core.reporting.profiles import (
     NOTEBOOKS,
     PROFILE_NAMES,
     WRITES_REPORT,
     notebook_parameters,
 )
-from colorize_core.data.atomic import written_atomically
 from colorize_core.training.checkpoint import best_checkpoint
 from colorize_core.training.device import cpu_has_bf16, pick_device
 from colorize_core.training.provenance import provenance
@@ -47,6 +51,8 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 KERNEL = "colorize"  # the Jupyter kernel of this environment; ensure_kernel() registers it
 # Folders the notebooks' code reads from the environment (datasets, tensor cache, data home).
 PATH_VARIABLES = ("COLORIZE_DATA", "COLORIZE_CACHE", "COLORIZE_HOME")
+INTERRUPTED = "interrupted (Ctrl-C)"  # the error of the notebook whose kernel Ctrl-C stopped
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 @dataclass
@@ -61,6 +67,21 @@ class NotebookRun:
     error: str | None = None
     cell: int | None = None  # execution count of the failing cell
     detail: str | None = field(default=None, repr=False)  # the full traceback; not in run.json
+
+
+class SuiteInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the suite after it wrote ``run.json`` and the ``index`` page: ``runs`` are
+    the notebooks that ended (the one stopped among them, failed with ``INTERRUPTED``) of the
+    ``selected`` number."""
+
+    def __init__(self, runs: list[NotebookRun], selected: int, index: Path) -> None:
+        super().__init__(f"interrupted after {len(runs)} of {selected} notebooks")
+        self.runs, self.selected, self.index = runs, selected, index
+
+    def line(self) -> str:
+        """``interrupted: N of M notebooks ran; report so far: <index.html>``."""
+        ran = sum(run.ok for run in self.runs)
+        return f"interrupted: {ran} of {self.selected} notebooks ran; report so far: {self.index}"
 
 
 def ensure_kernel() -> str:
@@ -84,20 +105,8 @@ def export_html(notebook: Path) -> Path:
 
     body, _ = HTMLExporter().from_filename(str(notebook))
     target = notebook.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
+    write_text(target, body)
     return target
-
-
-def kernel_manager(log: IO[str]) -> type:
-    """A Jupyter kernel manager whose kernels write their own output (start-up notes, warnings
-    such as "running over TCP without encryption") to ``log`` rather than to the console."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class LoggedKernelManager(AsyncKernelManager):
-        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
-            await super()._async_launch_kernel(kernel_cmd, **{**kw, "stdout": log, "stderr": log})
-
-    return LoggedKernelManager
 
 
 def run_notebook(name: str, parameters: dict, out: Path, log: IO[str] | None = None) -> NotebookRun:
@@ -108,11 +117,11 @@ def run_notebook(name: str, parameters: dict, out: Path, log: IO[str] | None = N
 
     source, target = NOTEBOOK_DIR / f"{name}.ipynb", out / f"{name}.ipynb"
     started, error, cell, detail = time.perf_counter(), None, None, None
-    quiet = {"kernel_manager_class": kernel_manager(log)} if log is not None else {}
     try:
         papermill.execute_notebook(
             str(source), str(target), parameters=parameters, kernel_name=KERNEL, cwd=str(out),
-            progress_bar=False, log_output=log is not None, **quiet,
+            progress_bar=False, log_output=log is not None,
+            kernel_manager_class=kernel_manager(log),  # stoppable by Ctrl-C, quiet with a log
         )  # fmt: skip
     except PapermillExecutionError as e:
         error, cell, detail = f"{e.ename}: {e.evalue}", e.exec_count, "\n".join(e.traceback)
@@ -212,7 +221,6 @@ def run_suite(
     index = {name: i for i, name in enumerate(selected)}
     experiments = {n: parameters(n, i) for n, i in index.items() if n != "summary"}
     waits_for = schedule(experiments, results / profile)  # before anything runs: fail fast
-    started_runs: dict[str, Future] = {}
     earlier = earlier_seconds(out / "run.json", ROOT / "reports" / profile / "run.json",
                               profile=profile)  # fmt: skip
 
@@ -221,21 +229,15 @@ def run_suite(
         def one(name: str) -> NotebookRun:
             console.started(index[name], name)
             run = run_notebook(name, parameters(name, index[name]), out, console.log)
+            if LIVE.stopped and not run.ok:  # its kernel was killed by Ctrl-C
+                where = f"[{index[name] + 1}/{len(selected)}] {name}"
+                console.note(f"{where}: interrupted ({duration(run.seconds)})", run.detail or "")
+                return replace(run, error=INTERRUPTED, cell=None)
             status = "finished" if run.ok else _failure_line(run)
             console.finished(index[name], name, status, run.seconds, run.detail or "")
             return run
 
-        def after_its_sources(name: str) -> NotebookRun:
-            for source in waits_for[name]:  # submitted earlier, so started or done: no deadlock
-                started_runs[source].result()
-            return one(name)
-
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            for name in waits_for:
-                started_runs[name] = pool.submit(after_its_sources, name)
-            runs = [started_runs[name].result() for name in waits_for]
-        if "summary" in selected:
-            runs.append(one("summary"))
+        runs, interrupted = run_batch(one, waits_for, "summary" in selected, parallel)
 
     info = {
         "profile": profile,
@@ -248,10 +250,63 @@ def run_suite(
         "provenance": origin,
     }
     info = merge_with_earlier(info, out / "run.json")
-    with written_atomically(out / "run.json") as partial:  # it holds every earlier run's record
-        partial.write_text(json.dumps(info, indent=1))
-    write_index(out, info)
+    write_text(out / "run.json", json.dumps(info, indent=1))  # it holds every earlier run's record
+    page = write_index(out, info)
+    if interrupted:
+        raise SuiteInterrupted(runs, len(selected), page)
     return runs
+
+
+def run_batch(
+    one: Callable[[str], NotebookRun], waits_for: dict[str, set[str]], summary: bool, parallel: int
+) -> tuple[list[NotebookRun], bool]:
+    """Run the experiments (each after the ones it ``waits_for``), then the summary, with ``one``
+    in worker threads, and return their runs and False.
+
+    The main thread only waits here, so Ctrl-C reaches it: then every kernel is killed at once
+    (``LIVE.stop_all``), nothing more starts, and once the workers have ended this returns the
+    runs that ended (the interrupted one too, marked by ``one``) and True.
+    """
+    futures: dict[str, Future] = {}
+
+    def after(name: str, sources: Iterable[str]) -> NotebookRun | None:
+        for source in sources:  # submitted earlier, so started or done: no deadlock
+            futures[source].result()
+        return None if LIVE.stopped else one(name)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel))
+    try:
+        for name, sources in waits_for.items():
+            futures[name] = pool.submit(after, name, sources)
+        if summary:
+            futures["summary"] = pool.submit(after, "summary", list(waits_for))
+        return [future.result() for future in futures.values()], False
+    except KeyboardInterrupt:
+        LIVE.stop_all()
+        pool.shutdown(wait=False, cancel_futures=True)
+        _wait_for_workers(pool)
+        return [run for future in futures.values() if (run := _ended(future))], True
+    finally:
+        pool.shutdown(wait=True)
+        LIVE.reopen()  # kernels may start again: this batch is over
+
+
+def _wait_for_workers(pool: ThreadPoolExecutor) -> None:
+    """Wait until every worker has saved its notebook and ended; Ctrl-C again kills again."""
+    while True:
+        try:
+            pool.shutdown(wait=True)
+            return
+        except KeyboardInterrupt:
+            LIVE.stop_all()
+
+
+def _ended(future: Future) -> NotebookRun | None:
+    """The run a worker returned; None for a notebook that never started."""
+    try:
+        return future.result()
+    except CancelledError:  # never started, or waited for a notebook that never started
+        return None
 
 
 def runs_made(params: dict) -> set[str]:
@@ -406,6 +461,12 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     except (KeyError, ValueError) as error:  # unknown notebook, missing runs: nothing ran
         parser.error(str(error).strip("'\""))
+    except SuiteInterrupted as stopped:  # Ctrl-C: kernels stopped, what ended is recorded
+        _say(f"\n{stopped.line()}")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # before any notebook started, or while the record was written
+        _say("\ninterrupted: the report was not updated")
+        return EXIT_INTERRUPTED
     failed = [r for r in runs if not r.ok]
     out = (args.out or ROOT / "reports" / profile).resolve()
     _say(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran; report: {out / 'index.html'}")

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from colorize_core.data.atomic import written_atomically
 from colorize_core.data.cache import LabImages
 from colorize_core.data.color import join_lab, lab_to_rgb, split_lab
 from colorize_core.training.loading import predict_ab
@@ -35,7 +36,10 @@ def comparison_grid(
 
 
 def save_samples(model, test: LabImages, path: Path, device: torch.device | str = "cpu") -> None:
-    """Write input | prediction | truth for the first ``SAMPLE_IMAGES`` test images as a PNG."""
+    """Write input | prediction | truth for the first ``SAMPLE_IMAGES`` test images as a PNG,
+    whole or absent."""
     lightness, ab_true = split_lab(test.lab[:SAMPLE_IMAGES].float())
     ab_pred = predict_ab(model, lightness, device)
-    Image.fromarray(comparison_grid(lightness, ab_pred, ab_true)).save(path)
+    grid = Image.fromarray(comparison_grid(lightness, ab_pred, ab_true))
+    with written_atomically(path) as partial:
+        grid.save(partial, format="PNG")  # the temporary name ends in .partial
