@@ -1,19 +1,27 @@
 """Prediction heads: the classification head on registered backbones, its loss and its runs."""
 
+import json
+
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from colorize_core.data.ab_bins import ab_bins
+from colorize_core.data.ab_bins import PAPER_TEMPERATURE, ab_bins
 from colorize_core.data.cache import load_images
-from colorize_core.data.color import AB_SCALE, normalize_ab
-from colorize_core.data.split import make_split
+from colorize_core.data.color import AB_SCALE, normalize_ab, split_lab
+from colorize_core.data.split import make_split, select
 from colorize_core.models import build_model
 from colorize_core.models.heads import BinClassifier, classification_backbone, with_head
+from colorize_core.runs import experiment
 from colorize_core.runs.experiment import decode_at, run_experiment
+from colorize_core.runs.samples import SAMPLE_IMAGES, comparison_grid
+from colorize_core.training.checkpoint import load_checkpoint
 from colorize_core.training.config import ExperimentConfig
-from colorize_core.training.fit import Classification
-from colorize_core.training.loading import build_predictor, load_model
+from colorize_core.training.loading import build_predictor, load_model, predict_ab
+from colorize_core.training.tasks import Classification
 
 
 @pytest.mark.parametrize(("name", "kwargs"), [("unet", {"base": 8}), ("conv_ae", {"base": 8})])
@@ -123,16 +131,63 @@ def test_a_classification_run_trains_scores_and_loads_like_any_other(tmp_path):
     lightness = result.data.lab[:2, :1].float() / 100
     with torch.no_grad():
         torch.testing.assert_close(model(lightness), result.fit.model(lightness))
-    # one trained model, decoded at another temperature: nothing is trained again
+
+
+def test_decoding_at_another_temperature_is_evaluation_not_training(tmp_path, monkeypatch):
+    result = run_experiment(tiny_classifier(tmp_path, epochs=2, device="cpu"))
+    run_dir = tmp_path / "cls"
+    # nothing is trained, and the data set the result holds is not read again
+    monkeypatch.setattr(experiment, "fit", _forbidden("fit"))
+    monkeypatch.setattr(experiment, "load_data", _forbidden("load_data"))
     mean = decode_at(result, 1.0)
-    assert mean.fit.model.temperature == 1.0 and len(mean.fit.history) == 3
+    assert mean.fit.model.temperature == 1.0 and len(mean.fit.history) == 2
+    assert result.fit.model.temperature == 0.38 == result.config.model.temperature  # kept
     for key, value in result.fit.model.state_dict().items():
         assert torch.equal(value, mean.fit.model.state_dict()[key]), key
-    assert ExperimentConfig.load(tmp_path / "cls" / "config.json").model.temperature == 1.0
+    assert mean.data is result.data and mean.split == result.split
+    assert ExperimentConfig.load(run_dir / "config.json") == mean.config
+    assert mean.config == result.config.with_params(temperature=1.0)
     before = result.evaluation.summary.loc["colorfulness_pred", "mean"]
     assert mean.evaluation.summary.loc["colorfulness_pred", "mean"] != before  # decoded anew
-    model, config = load_model(tmp_path / "cls")  # colorize decodes at the run's temperature
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["metrics"] == mean.evaluation.summary.to_dict(orient="index")
+    assert metrics["best_epoch"] == result.fit.best_epoch and metrics["epochs"] == 2
+    per_image = pd.read_csv(run_dir / "metrics_per_image.csv", index_col="file")
+    pd.testing.assert_frame_equal(per_image, mean.evaluation.per_image, check_exact=False)
+    histograms = pd.read_csv(run_dir / "ab_histograms.csv", index_col="file")
+    assert histograms.equals(mean.evaluation.histograms.to_frame())
+    grid = np.asarray(Image.open(run_dir / "samples.png").convert("RGB"))
+    test = select(result.data, result.split, "test").lab[:SAMPLE_IMAGES].float()
+    lightness, ab_true = split_lab(test)
+    expected = comparison_grid(lightness, predict_ab(mean.fit.model, lightness), ab_true)
+    np.testing.assert_array_equal(grid, expected)  # the samples are decoded at 1.0 too
+    # the checkpoints say what config.json says: one source of truth for load_model
+    for name in ("best.pt", "last.pt"):
+        assert load_checkpoint(run_dir / "checkpoints" / name)["config"] == mean.config.to_dict()
+    model, config = load_model(run_dir)  # colorize decodes at the run's temperature
     assert model.temperature == config.model.temperature == 1.0
+    assert config == mean.config
+
+
+def _forbidden(name: str):
+    def raising(*args, **kwargs):
+        raise AssertionError(f"{name} was called")
+
+    return raising
+
+
+def test_at_temperature_shares_the_weights_and_leaves_the_original_as_it_was():
+    torch.manual_seed(0)
+    model = with_head(build_model("unet", base=8), "classification").eval()
+    assert model.temperature == PAPER_TEMPERATURE
+    mode = model.at_temperature(0.0)
+    assert mode.backbone is model.backbone and not mode.training
+    assert model.temperature == PAPER_TEMPERATURE and mode.temperature == 0.0
+    lightness = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        logits = model.logits(lightness)
+        expected = ab_bins()[logits.argmax(1)].permute(0, 3, 1, 2) / AB_SCALE
+        torch.testing.assert_close(mode(lightness), expected)
 
 
 def test_only_a_classification_run_can_be_decoded_at_a_temperature(tmp_path):

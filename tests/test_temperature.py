@@ -1,19 +1,29 @@
-"""Temperature sweeps of a classification model, the choice of T, and the trade-off figure."""
+"""Temperature sweeps of a classification model, the choice of T, re-scoring a run at it, the
+trade-off figure, and the one home of the paper's T and of the sweep's temperatures."""
+
+import inspect
+import json
 
 import pandas as pd
 import pytest
 import torch
 
+from colorize_core.data.ab_bins import PAPER_TEMPERATURE, decode_annealed
 from colorize_core.data.cache import load_images
 from colorize_core.data.split import make_split
+from colorize_core.evaluation import temperature
 from colorize_core.evaluation.evaluate import evaluate, evaluate_baselines
 from colorize_core.evaluation.temperature import (
+    TEMPERATURES,
     choose_temperature,
     temperature_sweep,
     tradeoff_points,
 )
+from colorize_core.models.heads import BinClassifier, with_head
 from colorize_core.reporting import plots
-from colorize_core.training.config import ExperimentConfig
+from colorize_core.reporting.profiles import PROFILES
+from colorize_core.runs.experiment import decode_at, run_experiment
+from colorize_core.training.config import ExperimentConfig, ModelConfig
 from colorize_core.training.loading import build_predictor
 
 
@@ -97,3 +107,45 @@ def test_the_tradeoff_figure_rings_the_chosen_temperature(classifier_and_data):
     )
     with pytest.raises(ValueError, match="chosen temperature 0.5 is not in the sweep"):
         plots.plot_tradeoff(sweep, points, truth, chosen=0.5)
+
+
+def test_a_run_decoded_at_t_scores_as_its_model_evaluated_directly_at_t(tmp_path):
+    config = ExperimentConfig.from_params(
+        name="cls", output_dir=str(tmp_path), dataset="landscapes", image_size=32, limit=40,
+        epochs=1, batch_size=8, model="unet", model_kwargs={"base": 8}, head="classification",
+        device="cpu",
+    )  # fmt: skip
+    result = run_experiment(config)
+    rescored = decode_at(result, 0.2)
+    model, data, split = result.fit.model, result.data, result.split
+    model.temperature = 0.2  # what decode_at must amount to: the same model, decoded at 0.2
+    for which, scored in (("val", rescored.validation), ("test", rescored.evaluation)):
+        direct = evaluate(model, data, split, which, name="cls")
+        pd.testing.assert_frame_equal(scored.per_image, direct.per_image, rtol=0, atol=0)
+        pd.testing.assert_frame_equal(scored.summary, direct.summary, rtol=0, atol=0)
+    metrics = json.loads((tmp_path / "cls" / "metrics.json").read_text())  # the test split's
+    assert metrics["metrics"] == json.loads(json.dumps(direct.summary.to_dict(orient="index")))
+    sweep = temperature_sweep(model, data, split, [0.2]).iloc[0]  # the row T is chosen from
+    assert metrics["validation"]["mean"] == pytest.approx(sweep.drop("temperature").to_dict())
+
+
+def test_the_papers_temperature_and_the_sweep_each_have_one_home():
+    assert PAPER_TEMPERATURE in TEMPERATURES
+    defaults = [
+        inspect.signature(decode_annealed).parameters["temperature"].default,
+        inspect.signature(BinClassifier).parameters["temperature"].default,
+        inspect.signature(with_head).parameters["temperature"].default,
+        ModelConfig().temperature,
+    ]
+    # the constant itself, not an equal literal of another module
+    assert all(default is PAPER_TEMPERATURE for default in defaults), defaults
+    # profiles give the notebook no copy of the sweep: None (TEMPERATURES) or a few of them
+    for profile in PROFILES.values():
+        given = profile["vivid_colour"]["TEMPERATURES"]
+        assert given is None or set(given) < set(TEMPERATURES), given
+
+
+def test_a_sweep_of_none_scores_the_temperatures_of_the_suite(classifier_and_data, monkeypatch):
+    model, data, split = classifier_and_data
+    monkeypatch.setattr(temperature, "TEMPERATURES", (1.0, 0.3))  # read when called
+    assert list(temperature_sweep(model, data, split, None)["temperature"]) == [1.0, 0.3]

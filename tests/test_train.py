@@ -16,6 +16,7 @@ from colorize_core.reporting import report
 from colorize_core.runs.experiment import run_experiment
 from colorize_core.training import device as device_module
 from colorize_core.training import fit as train_module
+from colorize_core.training import tasks as tasks_module
 from colorize_core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.device import pick_device
@@ -333,7 +334,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
         loss = torch.nn.functional.mse_loss(prediction, target)
         return loss * float("nan") if calls["n"] > 5 else loss  # epoch 1 has 4 steps
 
-    monkeypatch.setitem(train_module.LOSS_FUNCTIONS, "mse", poisoned)
+    monkeypatch.setitem(tasks_module.LOSS_FUNCTIONS, "mse", poisoned)
     config = tiny_config(tmp_path)
     with pytest.raises(TrainingDiverged, match="non-finite loss.*epoch 2"):
         fit(config, data, split)
@@ -350,7 +351,7 @@ def test_adversarial_loop_trains_both_players_on_real_and_fake_pairs(
     def spy(row, task):
         assert np.isfinite(row["loss_d"]) and np.isfinite(row["loss_g"])
 
-    original = train_module.Adversarial.train_step
+    original = tasks_module.Adversarial.train_step
 
     def counting_step(self, lightness, ab, weight=1.0):
         forward = self.discriminator.forward
@@ -365,14 +366,14 @@ def test_adversarial_loop_trains_both_players_on_real_and_fake_pairs(
         finally:
             del self.discriminator.forward
 
-    train_module.Adversarial.train_step = counting_step
+    tasks_module.Adversarial.train_step = counting_step
     try:
         config = tiny_config(
             tmp_path, model=generator, adversarial=True, epochs=2, betas=(0.5, 0.999), loss="l1"
         )
         result = fit(config, data, split, callbacks=[spy])
     finally:
-        train_module.Adversarial.train_step = original
+        tasks_module.Adversarial.train_step = original
     assert {"loss", "loss_g", "loss_g_adv", "loss_d"} <= set(result.history.columns)
     assert seen["real"] == 8 and seen["fake"] == 16  # per step: one real, two fake (D and G)
     state = load_checkpoint(config.run_dir / "checkpoints" / "last.pt")
@@ -392,18 +393,18 @@ def test_init_from_starts_adversarial_fine_tuning_from_a_pretrained_run(tmp_path
         assert all(torch.equal(same[k], v) for k, v in start.items())
 
     starts = []
-    original = train_module.Adversarial.train_step
+    original = tasks_module.Adversarial.train_step
 
     def first_step(self, lightness, ab, weight=1.0):
         if not starts:
             starts.append(weights(self.model))
         return original(self, lightness, ab, weight)
 
-    train_module.Adversarial.train_step = first_step
+    tasks_module.Adversarial.train_step = first_step
     try:
         fit(config, data, split)
     finally:
-        train_module.Adversarial.train_step = original
+        tasks_module.Adversarial.train_step = original
     for key, value in weights(pretrained.model).items():
         assert torch.equal(starts[0][key], value), key
 
@@ -511,6 +512,31 @@ def test_load_model_from_a_run_folder(tmp_path, tiny_faces):
     lightness = torch.rand(2, 1, 32, 32)
     # same weights; channels-last vs contiguous kernels may differ in the last float bits
     assert torch.allclose(model(lightness), result.model(lightness), atol=1e-5)
+
+
+def test_a_resumed_run_decoding_at_another_temperature_rewrites_its_checkpoints(tmp_path):
+    config = tiny_config(tmp_path, epochs=1, head="classification", model="unet",
+                         model_kwargs={"base": 8}, device="cpu")  # fmt: skip
+    run_experiment(config)
+    checkpoints = config.run_dir / "checkpoints"
+    best = load_checkpoint(checkpoints / "best.pt")
+    hotter = config.with_params(temperature=1.0)  # a resumed run may change how it decodes
+    run_experiment(hotter, resume=True)
+    for name in ("best.pt", "last.pt"):  # what load_model and init_from read says it too
+        assert load_checkpoint(checkpoints / name)["config"] == hotter.to_dict(), name
+    rewritten = load_checkpoint(checkpoints / "best.pt")
+    assert rewritten.keys() == best.keys() and rewritten["epoch"] == best["epoch"]
+    for key, value in best["modules"]["model"].items():
+        assert torch.equal(value, rewritten["modules"]["model"][key]), key
+    model, loaded = load_model(config.run_dir)
+    assert model.temperature == loaded.model.temperature == 1.0 and loaded == hotter
+    # a folder re-scored by an older version: config.json alone had the new temperature
+    save_checkpoint(checkpoints / "best.pt", best)
+    with pytest.raises(CheckpointError, match="config.json decodes at temperature 1, its "
+                       r"checkpoints/best.pt at 0.38 .*--resume"):  # fmt: skip
+        load_model(config.run_dir)
+    run_experiment(hotter, resume=True)  # what the message says: resuming brings them together
+    assert load_model(config.run_dir)[0].temperature == 1.0
 
 
 def test_device_choice():

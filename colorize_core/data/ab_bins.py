@@ -29,6 +29,8 @@ _FACE_STEPS = 256
 _CHUNK = 2**16
 # largest lattice lookup table (int64 entries, 32 MB) before nearest_bins searches exhaustively
 _MAX_LATTICE = 2**22
+# Zhang et al.'s annealed-mean temperature: the default of the heads, the configs and decoding
+PAPER_TEMPERATURE = 0.38
 
 
 def _check_ab(ab: torch.Tensor, name: str = "ab") -> None:
@@ -293,7 +295,7 @@ def decode_mode(logits: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
 
 
 def decode_annealed(
-    logits: torch.Tensor, bins: torch.Tensor, temperature: float = 0.38
+    logits: torch.Tensor, bins: torch.Tensor, temperature: float = PAPER_TEMPERATURE
 ) -> torch.Tensor:
     """Annealed mean of the predicted distribution, (N, 2, H, W) in Lab units.
 

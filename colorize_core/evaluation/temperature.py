@@ -15,13 +15,15 @@ from collections.abc import Iterable
 import pandas as pd
 import torch
 
+from colorize_core.data.ab_bins import PAPER_TEMPERATURE
 from colorize_core.data.cache import LabImages
 from colorize_core.data.split import Split
 from colorize_core.evaluation.evaluate import Evaluation, evaluate
 from colorize_core.models.heads import BinClassifier
 
-# From the mean (1) down past Zhang's 0.38 to nearly the mode.
-TEMPERATURES = (1.0, 0.77, 0.58, 0.38, 0.25, 0.18, 0.12, 0.08)
+# The sweep, from the mean (1) down past Zhang's to nearly the mode: what the vivid_colour
+# notebook and its profiles score (the smoke profile a subset).
+TEMPERATURES = (1.0, 0.77, 0.58, PAPER_TEMPERATURE, 0.25, 0.18, 0.12, 0.08)
 # A temperature is vivid enough when its mean colourfulness is within this fraction of the truth's.
 COLOURFULNESS_TOLERANCE = 0.10
 
@@ -30,20 +32,20 @@ def temperature_sweep(
     model: BinClassifier,
     data: LabImages,
     split: Split,
-    temperatures: Iterable[float] = TEMPERATURES,
+    temperatures: Iterable[float] | None = None,
     which: str = "val",
     *,
     device: str | torch.device = "cpu",
 ) -> pd.DataFrame:
-    """Every metric's mean over ``which`` at each temperature: one row per temperature, columns
-    ``temperature`` then the metrics (``evaluate``'s summary means). The model's own temperature
-    is restored afterwards."""
+    """Every metric's mean over ``which`` at each temperature (None: ``TEMPERATURES``): one row
+    per temperature, columns ``temperature`` then the metrics (``evaluate``'s summary means).
+    The model's own temperature is restored afterwards."""
     if not isinstance(model, BinClassifier):
         raise TypeError(f"a temperature sweep needs a classification model, got {type(model)}")
     own = model.temperature
     rows = []
     try:
-        for temperature in temperatures:
+        for temperature in TEMPERATURES if temperatures is None else temperatures:
             model.temperature = float(temperature)
             scored = evaluate(model, data, split, which, device=device)
             rows.append({"temperature": float(temperature), **scored.summary["mean"].to_dict()})

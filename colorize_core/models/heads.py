@@ -16,11 +16,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorize_core.data.ab_bins import ab_bins, decode_annealed
+from colorize_core.data.ab_bins import PAPER_TEMPERATURE, ab_bins, decode_annealed
 from colorize_core.data.color import AB_SCALE
 
 HEADS = ("regression", "classification")
-PAPER_TEMPERATURE = 0.38  # Zhang et al.'s annealed-mean temperature
 
 
 class BinClassifier(nn.Module):
@@ -47,6 +46,11 @@ class BinClassifier(nn.Module):
         """L / 100 (N, 1, H, W) -> ab / 128 (N, 2, H, W), the annealed mean at ``temperature``."""
         ab = decode_annealed(self.logits(lightness).float(), self.bins, self.temperature)
         return ab / AB_SCALE
+
+    def at_temperature(self, temperature: float) -> BinClassifier:
+        """This model decoded at ``temperature``: its backbone is shared, not copied, and this
+        one keeps its own temperature, so re-scoring at another T leaves the original as it was."""
+        return BinClassifier(self.backbone, self.bins, temperature).train(self.training)
 
 
 def classification_backbone(backbone: nn.Module, n_bins: int) -> nn.Module:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from copy import deepcopy
 
+from colorize_core.data.ab_bins import PAPER_TEMPERATURE
+
 NOTEBOOKS = (
     "faces_cnn",
     "faces_gan",
@@ -81,7 +83,7 @@ _VIVID = {
         "cifar10": {"image_size": 32, "limit": 2000, "batch_size": 64},
     },
     "EPOCHS": 15, "LR": 5e-4, "WEIGHT_DECAY": 1e-4, "FLIP_ONLY": True, "KINDS": _VIVID_KINDS,
-    "TEMPERATURES": [1.0, 0.77, 0.58, 0.38, 0.25, 0.18, 0.12, 0.08],
+    "TEMPERATURES": None,  # the sweep of evaluation.temperature.TEMPERATURES
 }  # fmt: skip
 _CNN_VS_UNET = {"MODELS": ["cnn8", "unet"], "LOSS": "mse", "LR": 1e-3, "WEIGHT_DECAY": 1e-4,
                 "SCHEDULER": "inverse_sqrt"}  # fmt: skip
@@ -172,7 +174,7 @@ SMOKE = {
         },
         "EPOCHS": 1,
         "KINDS": _one_epoch(_VIVID_KINDS),
-        "TEMPERATURES": [1.0, 0.38],
+        "TEMPERATURES": [1.0, PAPER_TEMPERATURE],  # the mean and Zhang's, two of TEMPERATURES
     },
     "summary": {},
 }

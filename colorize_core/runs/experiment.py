@@ -7,16 +7,19 @@ nearest-bin ab counts, from which the split's ab distribution distance is recomp
 split's means for choosing between variants without looking at the test split, provenance, timing),
 ``samples.png`` (input | prediction | truth for fixed test images) and ``checkpoints/``. An
 ensemble run (``models/ensemble.py``) has no checkpoints and an empty history: it trains nothing.
+``decode_at`` re-scores a trained classification run at another temperature: evaluation only.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+import torch
+from torch import nn
 
 from colorize_core.data.atomic import write_text, written_atomically
 from colorize_core.data.cache import LabImages, load_images
@@ -25,7 +28,7 @@ from colorize_core.evaluation.evaluate import Evaluation, evaluate
 from colorize_core.models.ensemble import ENSEMBLE
 from colorize_core.runs.samples import save_samples
 from colorize_core.training import distributed
-from colorize_core.training.checkpoint import CheckpointError
+from colorize_core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.device import pick_device
 from colorize_core.training.fit import FitResult, fit, write_history
@@ -95,41 +98,88 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
             result = assemble(config)  # trains nothing: loads its member runs
         else:
             result = fit(config, data, split, resume=resume, callbacks=[*callbacks, wandb])
-        device = distributed.device_for(pick_device(config.train.device), world)
-        evaluation = evaluate(result.model, data, split, "test", name=config.name, device=device)
-        validation = evaluate(result.model, data, split, "val", name=config.name, device=device)
+        device = _device(config)
+        evaluation, validation = _score(config, result.model, data, split, device)
         wandb.log_summary({f"test/{k}": v for k, v in evaluation.summary["mean"].items()})
     finally:
         wandb.close()
-    if not world.is_main:
-        return RunResult(config, data, split, result, evaluation, validation)
+    run = RunResult(config, data, split, result, evaluation, validation)
+    if world.is_main:
+        if resume and config.model.model != ENSEMBLE:  # a resumed run may decode at another T
+            store_temperature(run_dir, config.model.temperature)
+        write_results(run, device, started)
+    return run
 
+
+def decode_at(result: RunResult, temperature: float) -> RunResult:
+    """A trained classification run re-scored with its predictions decoded at ``temperature``
+    (chosen on the validation split). Evaluation only: the same weights, data and split, no
+    training loop. ``config.json``, the checkpoints' configs, the metrics and the samples are
+    rewritten, so ``load_model`` and ``colorize`` then decode at ``temperature`` too; ``result``
+    and its model keep their own temperature."""
+    started = time.time()
+    if result.config.model.head != "classification":
+        raise ValueError(f"{result.config.name} has no classification head to decode")
+    config = result.config.with_params(temperature=temperature)  # checks the temperature
+    model = result.fit.model.at_temperature(config.model.temperature)
+    device = _device(config)
+    evaluation, validation = _score(config, model, result.data, result.split, device)
+    fitted = replace(result.fit, model=model)
+    run = RunResult(config, result.data, result.split, fitted, evaluation, validation)
+    config.save(config.run_dir / "config.json")
+    store_temperature(config.run_dir, config.model.temperature)
+    write_results(run, device, started)
+    return run
+
+
+def store_temperature(run_dir: Path, temperature: float) -> None:
+    """Make the config inside ``run_dir``'s checkpoints decode at ``temperature``, as its
+    ``config.json`` does: ``load_model`` and runs built on this one read a checkpoint's config.
+    A checkpoint that says so already is left untouched; the others are rewritten atomically."""
+    for path in (run_dir / "checkpoints" / "best.pt", run_dir / "checkpoints" / "last.pt"):
+        if not path.is_file():
+            continue
+        state = load_checkpoint(path)
+        stored = state["config"]
+        if stored["model"].get("temperature") != temperature:
+            model = {**stored["model"], "temperature": temperature}
+            save_checkpoint(path, {**state, "config": {**stored, "model": model}})
+
+
+def _device(config: ExperimentConfig) -> torch.device:
+    """The device this process evaluates ``config`` on (its own GPU under torchrun)."""
+    return distributed.device_for(pick_device(config.train.device), distributed.current())
+
+
+def _score(
+    config: ExperimentConfig, model: nn.Module, data: LabImages, split: Split, device: torch.device
+) -> tuple[Evaluation, Evaluation]:
+    """``model`` evaluated on the test split (what tables report) and on the validation split
+    (what variants and temperatures are chosen on)."""
+    test = evaluate(model, data, split, "test", name=config.name, device=device)
+    return test, evaluate(model, data, split, "val", name=config.name, device=device)
+
+
+def write_results(run: RunResult, device: torch.device, started: float) -> None:
+    """``run``'s per-image metrics, ab histograms, ``metrics.json`` and ``samples.png``, each
+    whole or absent; ``started`` (``time.time()``) times this call in ``metrics.json``."""
+    run_dir, result, evaluation, split = run.run_dir, run.fit, run.evaluation, run.split
     with written_atomically(run_dir / "metrics_per_image.csv") as partial:
         evaluation.per_image.to_csv(partial)
     with written_atomically(run_dir / "ab_histograms.csv") as partial:  # ab_js_divergence
         evaluation.histograms.to_frame().to_csv(partial)
     summary = {
-        "run": config.name,
-        "dataset": data.name,
+        "run": run.config.name,
+        "dataset": run.data.name,
         "split": "test",
         "images": len(split.test),
         "best_epoch": result.best_epoch,
         "epochs": len(result.history),
         "train_seconds": round(float(result.history["seconds"].sum()), 1),
         "metrics": evaluation.summary.to_dict(orient="index"),
-        "validation": {"images": len(split.val), "mean": validation.summary["mean"].to_dict()},
-        "seconds": round(time.time() - started, 1),  # this call (short when it resumed a run)
+        "validation": {"images": len(split.val), "mean": run.validation.summary["mean"].to_dict()},
+        "seconds": round(time.time() - started, 1),  # this call (short: resumed or re-scored)
         "provenance": provenance(device),
     }
     write_text(run_dir / "metrics.json", json.dumps(summary, indent=1))
-    save_samples(result.model, select(data, split, "test"), run_dir / "samples.png", device)
-    return RunResult(config, data, split, result, evaluation, validation)
-
-
-def decode_at(result: RunResult, temperature: float) -> RunResult:
-    """A trained classification run re-scored with its predictions decoded at ``temperature``
-    (chosen on the validation split): its config, metrics and samples are rewritten; nothing
-    is trained. ``load_model`` and ``colorize`` then use that temperature too."""
-    if result.config.model.head != "classification":
-        raise ValueError(f"{result.config.name} has no classification head to decode")
-    return run_experiment(result.config.with_params(temperature=temperature), resume=True)
+    save_samples(result.model, select(run.data, split, "test"), run_dir / "samples.png", device)

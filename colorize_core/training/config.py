@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colorize_core.data.ab_bins import PAPER_TEMPERATURE
 from colorize_core.data.atomic import write_text
+from colorize_core.data.color import SIZE_MULTIPLE
 from colorize_core.models.heads import HEADS
 
 LOSSES = ("mse", "l1", "smooth_l1")
@@ -61,8 +63,9 @@ class ModelConfig:
     # with rebalanced cross-entropy and decoded by the annealed mean (Zhang et al. 2016)
     head: str = "regression"
     # classification: the annealed-mean temperature used when predicting (1 = the mean, 0 = the
-    # mode; Zhang's 0.38). A decoding setting, not a weight: a resumed run may change it.
-    temperature: float = 0.38
+    # mode; Zhang's). A decoding setting, not a weight: a resumed run may change it, and a
+    # trained run may be re-scored at another.
+    temperature: float = PAPER_TEMPERATURE
 
 
 @dataclass(frozen=True)
@@ -128,10 +131,12 @@ class ExperimentConfig:
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}")
         d = self.data
-        if d.image_size is not None and (d.image_size < 8 or d.image_size % 8):
+        if d.image_size is not None and (
+            d.image_size < SIZE_MULTIPLE or d.image_size % SIZE_MULTIPLE
+        ):
             raise ValueError(
-                "image_size must be None (the dataset's size) or a positive multiple of 8 "
-                f"(the models halve it three times), got {d.image_size}"
+                "image_size must be None (the dataset's size) or a positive multiple of "
+                f"{SIZE_MULTIPLE} (the models halve it three times), got {d.image_size}"
             )
         # ``not value > 0`` rather than ``value <= 0``, so that NaN fails too
         positive = {

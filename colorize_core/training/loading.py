@@ -134,7 +134,9 @@ def load_ensemble(config: ExperimentConfig, runs_dir: str | Path) -> Ensemble:
 def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
     """The best model of a run folder, or the model in a checkpoint file, with its config.
 
-    An ensemble run's folder holds no weights; its members are loaded from the runs beside it.
+    The checkpoint's config says how it decodes (a run re-scored at another temperature rewrote
+    it). An ensemble run's folder holds no weights; its members are loaded from the runs beside
+    it.
     """
     source = Path(source)
     run_config = None
@@ -144,8 +146,13 @@ def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
             return load_ensemble(run_config, source.parent), run_config
     state = load_checkpoint(best_checkpoint(source))
     config = ExperimentConfig.from_dict(state["config"])
-    if run_config is not None:  # the run's decoding temperature may have been chosen later
-        config = config.with_params(temperature=run_config.model.temperature)
+    if run_config is not None and run_config.model.temperature != config.model.temperature:
+        raise CheckpointError(
+            f"{source}: config.json decodes at temperature {run_config.model.temperature:g}, "
+            f"its checkpoints/best.pt at {config.model.temperature:g} (re-scored by an older "
+            "version, or stopped while resuming); resume the run once (colorize-train --config "
+            "<its config.json> --resume) and its checkpoints take config.json's temperature"
+        )
     model = build_for_weights(config.model, _shapes(state["modules"]["model"]), source)
     model.load_state_dict(state["modules"]["model"])
     return model.eval(), config
