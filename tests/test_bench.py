@@ -1,14 +1,18 @@
 """The speed benchmark runs in its quick form and writes its JSON and Markdown (no timing is
-asserted: CI machines vary)."""
+asserted: CI machines vary); its tables are remade from a saved run's JSON."""
 
 import json
+from pathlib import Path
 
-from colorize_core.apps import bench
+from colorize_core.bench import command
 from colorize_core.evaluation.metrics import METRICS
+from colorize_core.reporting.bench_tables import markdown
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path):
-    assert bench.main(["--quick", "--label", "ci", "--out-dir", str(tmp_path)]) == 0
+    assert command.main(["--quick", "--label", "ci", "--out-dir", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "ci-quick.json").read_text())
     assert {"machine", "data", "metrics", "train", "cache", "ddp"} <= set(results)
     assert set(results["ddp"]["img_per_s"]) == {"1x1", "2x1", "1x2"}
@@ -21,5 +25,13 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
     assert set(difference) == set(METRICS)
     assert max(difference.values()) < 1e-3, difference
     table = (tmp_path / "ci-quick.md").read_text()
+    assert table == markdown(results)
     for heading in ("Data path", "Metrics", "Training step", "Scaling", "Cache build", "Data par"):
         assert heading in table
+
+
+def test_published_table_is_remade_from_its_json():
+    """``benchmarks/vm.md`` is what ``markdown`` makes of ``benchmarks/vm.json``, precision check
+    included: the renderer needs nothing but the saved results."""
+    results = json.loads((BENCHMARKS / "vm.json").read_text())
+    assert markdown(results) == (BENCHMARKS / "vm.md").read_text()

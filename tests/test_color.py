@@ -116,6 +116,36 @@ def test_normalisation_round_trip_and_rebuild():
     )
 
 
+def test_keeping_l_reduces_chroma_not_lightness_outside_srgb():
+    lightness = torch.linspace(0, 100, 21).view(1, 21, 1).expand(1, 21, 21)
+    ab = torch.linspace(-120, 120, 21)
+    lab = torch.cat([lightness, ab.view(1, 1, 21).expand(1, 21, 21), 0.5 * lightness - 25])
+    rgb = color.lab_to_rgb_keeping_l(lab)
+    assert rgb.shape == lab.shape and rgb.min() >= 0 and rgb.max() <= 1
+    back = color.rgb_to_lab(rgb)
+    assert (back[0] - lab[0]).abs().max() < 0.05  # L kept; clipping RGB moves it by tens
+    assert (color.rgb_to_lab(color.lab_to_rgb(lab))[0] - lab[0]).abs().max() > 5
+    inside = ~color._outside_gamut(lab)
+    assert inside.any() and torch.equal(rgb[:, inside], color.lab_to_rgb(lab)[:, inside])
+    chroma, kept = lab[1:].norm(dim=0), back[1:].norm(dim=0)
+    assert (kept <= chroma + 0.05).all()  # chroma only shrinks, towards gray
+    hue = torch.atan2(lab[2], lab[1]) - torch.atan2(back[2], back[1])
+    vivid = kept > 5  # hue is defined only where some chroma is left
+    assert (torch.remainder(hue + torch.pi, 2 * torch.pi) - torch.pi)[vivid].abs().max() < 0.05
+
+
+def test_uint8_images_gray_and_back(face_rgb):
+    rgb = face_rgb[0]
+    lab = color.uint8_to_lab(rgb)
+    assert lab.shape == (3, *rgb.shape[:2]) and lab.dtype == torch.float32
+    assert np.abs(to_nhwc(lab[None])[0] - rgb2lab(rgb)).max() < 1e-3
+    assert np.array_equal(color.rgb_to_uint8(color.lab_to_rgb(lab)), rgb)  # exact after rounding
+    gray = color.gray(rgb)
+    assert gray.shape == rgb.shape and gray.dtype == np.uint8
+    assert np.abs(gray.astype(int).max(-1) - gray.min(-1)).max() <= 1  # neutral
+    assert np.abs(rgb2lab(gray)[..., 0] - rgb2lab(rgb)[..., 0]).max() < 0.5  # the same L
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_matches_cpu():

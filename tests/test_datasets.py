@@ -1,4 +1,5 @@
-"""Data set registry: manifests against the shared copies, resolution order, offline downloads."""
+"""Data sets: the registry and its manifests against the shared copies, resolution order, offline
+downloads and their verification, faces_wild's LFW processing."""
 
 from __future__ import annotations
 
@@ -23,21 +24,20 @@ from PIL import Image
 from colorize_core.data import datasets
 from colorize_core.data.datasets import (
     DATASETS,
-    DatasetError,
-    DatasetSpec,
-    ManifestEntry,
-    Processing,
-    crop_resize_lfw,
     default_data_dir,
     download_dataset,
     file_stem,
-    picture_fingerprint,
-    process_lfw,
-    read_manifest,
     resolve_dataset,
     verify_dataset,
+)
+from colorize_core.data.lfw import crop_resize_lfw, process_lfw
+from colorize_core.data.manifest import (
+    ManifestEntry,
+    picture_fingerprint,
+    read_manifest,
     write_manifest,
 )
+from colorize_core.data.spec import DatasetError, DatasetSpec, Processing
 from colorize_core.runs import experiment
 from colorize_core.training.config import ExperimentConfig
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_serve import headless_chromium  # pytest puts tests/ on sys.path
+from browser import headless_chromium  # pytest puts tests/ on sys.path
 
 from colorize_core.reporting import digest, index_page
 

@@ -13,7 +13,8 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from colorize_core.apps import infer, tiles
+from colorize_core.apps import photo, tiles
+from colorize_core.data.color import uint8_to_lab
 from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.model_file import METADATA_KEY, read_model_file
 from colorize_core.training.shipped import load_shipped, shipped_path
@@ -42,7 +43,7 @@ def test_tiles_cover_the_input_in_multiples_of_8_within_the_budget(height, width
 def test_an_input_that_fits_runs_in_one_piece_exactly_as_before():
     model, _ = load_shipped("faces")
     lightness = torch.rand(1, 1, 64, 96) * 100
-    whole = infer.predict_ab_tiled(model, lightness)
+    whole = tiles.predict_ab_tiled(model, lightness)
     assert torch.equal(whole, tiles.predict_ab(model, lightness))
 
 
@@ -50,7 +51,7 @@ def test_tiles_blend_into_nearly_the_whole_image_prediction():
     model, _ = load_shipped("scenes")
     photos = sorted((SHARED_DATASETS / "landscapes" / "images").rglob("*.jpg"))[:6]
     rgb = np.concatenate([np.asarray(Image.open(p).convert("RGB"))[:144] for p in photos], 1)
-    lightness = infer._lab(infer._resize(rgb, 256, 1536))[None, :1]  # six real scenes in a row
+    lightness = uint8_to_lab(photo._resize(rgb, 256, 1536))[None, :1]  # six real scenes in a row
     whole = tiles.predict_ab(model, lightness)
     tiled = tiles.predict_ab_tiled(model, lightness, max_pixels=128 * 128)
     # colour is smooth: across the seams the blend stays within a few ab units of the whole pass
@@ -68,7 +69,7 @@ def test_a_thin_strip_never_asks_the_model_for_more_than_the_budget(monkeypatch)
 
     monkeypatch.setattr(tiles, "predict_ab", fake_predict)
     for shape in ((8, 8192), (8192, 8)):
-        infer.colorize_rgb(model, np.full((*shape, 3), 128, np.uint8), 128)
+        photo.colorize_rgb(model, np.full((*shape, 3), 128, np.uint8), 128)
     # the 8 x 8192 strip is 64 x 65536 model pixels (16 GB of activations in one pass)
     assert sum(seen) >= 2 * 64 * 65536
     assert max(seen) * tiles.activation_bytes(model) <= tiles.MODEL_MEMORY
@@ -78,8 +79,8 @@ def test_a_thin_strip_never_asks_the_model_for_more_than_the_budget(monkeypatch)
 PEAK = """
 import re, sys
 from pathlib import Path
-from colorize_core.apps import infer
-status = infer.main(sys.argv[1:])
+from colorize_core.apps import cli
+status = cli.main(sys.argv[1:])
 print(status, int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text())[1]) * 1024)
 """
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from colorize_core.apps import export, infer
+from colorize_core.apps import cli, export
 from colorize_core.data.color import rgb_to_lab
 from colorize_core.data.datasets import resolve_dataset
 from colorize_core.runs.experiment import run_experiment
@@ -109,12 +109,12 @@ def test_weights_that_do_not_fit_the_config_are_refused(runs, tmp_path):
 
 def test_export_then_colorize_with_the_file_matches_the_run(runs, tmp_path, capsys):
     out = tmp_path / "model.safetensors"
-    assert infer.main(["export", str(runs["classification"]), "-o", str(out)]) == 0
+    assert cli.main(["export", str(runs["classification"]), "-o", str(out)]) == 0
     assert "sha256" in capsys.readouterr().out
     rgb = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "photo.png")
     for source, folder in ((runs["classification"], "a"), (out, "b")):
-        assert infer.main([str(tmp_path / "photo.png"), "--checkpoint", str(source),
+        assert cli.main([str(tmp_path / "photo.png"), "--checkpoint", str(source),
                            "-o", str(tmp_path / folder)]) == 0  # fmt: skip
     a, b = (np.asarray(Image.open(tmp_path / f / "photo.png"), dtype=int) for f in "ab")
     assert a.shape == b.shape == rgb.shape
@@ -125,16 +125,16 @@ def test_export_refuses_to_overwrite_and_names_unusable_runs(runs, tmp_path, cap
     out = tmp_path / "model.safetensors"
     out.write_bytes(b"keep me")
     with pytest.raises(SystemExit) as exit_info:
-        infer.main(["export", str(runs["regression"]), "-o", str(out)])
+        cli.main(["export", str(runs["regression"]), "-o", str(out)])
     assert exit_info.value.code == 2 and out.read_bytes() == b"keep me"
     model_path = tmp_path / "m.safetensors"
-    assert infer.main(["export", str(runs["regression"]), "-o", str(model_path)]) == 0
+    assert cli.main(["export", str(runs["regression"]), "-o", str(model_path)]) == 0
     before = model_path.read_bytes()
     with pytest.raises(SystemExit) as exit_info:  # an output never replaces its input
-        infer.main(["export", str(model_path), "-o", str(model_path), "--overwrite"])
+        cli.main(["export", str(model_path), "-o", str(model_path), "--overwrite"])
     assert exit_info.value.code == 2 and model_path.read_bytes() == before
     (tmp_path / "notes.pt").write_text("not a checkpoint")
-    assert infer.main(["export", str(tmp_path / "notes.pt"), "-o", str(tmp_path / "x.onnx"),
+    assert cli.main(["export", str(tmp_path / "notes.pt"), "-o", str(tmp_path / "x.onnx"),
                        "--onnx"]) == 2  # fmt: skip
     assert "notes.pt" in capsys.readouterr().err
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from colorize_core.apps import infer
+from colorize_core.apps import cli
 from colorize_core.runs import launch, train_command
 from colorize_core.training import distributed
 from colorize_core.training.checkpoint import load_checkpoint, save_checkpoint
@@ -46,7 +46,7 @@ def train(argv: list[str], capsys) -> tuple[int, str]:
 
 
 def export(argv: list[str], capsys) -> tuple[int, str]:
-    return run(infer.main, ["export", *argv], capsys)
+    return run(cli.main, ["export", *argv], capsys)
 
 
 def the_error(err: str, prog: str = "colorize-train") -> str:

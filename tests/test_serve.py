@@ -5,7 +5,6 @@ untrained conv_ae: these tests check the plumbing, not the colours."""
 from __future__ import annotations
 
 import io
-import shutil
 import struct
 import threading
 import time
@@ -17,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from browser import headless_chromium  # pytest puts tests/ on sys.path
 from fastapi.testclient import TestClient
 from PIL import Image
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from colorize_core.apps import serve
+from colorize_core.apps import cli, serve
 from colorize_core.data.color import rgb_to_lab
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.loading import build_predictor
@@ -32,7 +30,6 @@ from colorize_core.training.loading import build_predictor
 MAX_DL = 1.0  # Lab units: the page keeps the upload's own L, up to 8-bit rounding
 WIDTH, HEIGHT = 90, 62  # not multiples of 8, so a resize slip shows in the download's size
 BROWSER_WAIT = 60  # seconds the browser test waits for anything
-INSTALL = "install them with: sudo apt-get install chromium chromium-driver"
 
 
 def tiny_model() -> tuple[torch.nn.Module, ExperimentConfig]:
@@ -282,7 +279,7 @@ def test_a_full_queue_answers_busy_with_retry_after(jpeg):
     # max_waiting=1: one photo colourised and one waiting fill the queue; the third is refused
     tracker = new_tracker()
     app = serve.create_app({"slow": slow_loader(1.0, tracker)}, max_waiting=1)
-    queue = app.state.colouriser.queue
+    queue = app.state.colorizer.queue
     with TestClient(app) as client:
         answers: list = []
         threads = [
@@ -324,7 +321,7 @@ def test_main_serves_checkpoints_on_localhost_and_loads_them_on_first_use(
     monkeypatch.setattr(serve.uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
     run = tmp_path / "my_run"
     run.mkdir()  # no checkpoint inside: only the first upload finds out
-    assert serve.main(["--checkpoint", str(run), "--device", "cpu"]) == 0
+    assert cli.main(["serve", "--checkpoint", str(run), "--device", "cpu"]) == 0
     assert (started["host"], started["port"]) == ("127.0.0.1", 7860)
     with TestClient(started["app"]) as client:
         page = client.get("/").text
@@ -336,7 +333,7 @@ def test_main_serves_checkpoints_on_localhost_and_loads_them_on_first_use(
 
 def test_main_refuses_a_missing_checkpoint(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
-        serve.main(["--checkpoint", str(tmp_path / "nothing")])
+        cli.main(["serve", "--checkpoint", str(tmp_path / "nothing")])
     assert exit_.value.code == 2
     assert "nothing: no such file or folder" in capsys.readouterr().err
 
@@ -365,40 +362,9 @@ def test_show_in_notebook_displays_an_iframe_and_stops():
 # ---------------------------------------------------------------- a real browser
 
 
-def chromium_paths() -> tuple[str, str]:
-    """Debian's chromium and chromedriver; the test fails (CI installs them) if they are absent."""
-    found = []
-    for fixed, name in (
-        ("/usr/bin/chromium", "chromium"),
-        ("/usr/bin/chromedriver", "chromedriver"),
-    ):
-        path = fixed if Path(fixed).is_file() else shutil.which(name)
-        if path is None:
-            pytest.fail(f"{name} is missing, and the browser test needs it: {INSTALL}")
-        found.append(path)
-    return found[0], found[1]
-
-
 @pytest.fixture(scope="module")
 def downloads(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("downloads")
-
-
-def headless_chromium(
-    width: int, height: int, prefs: dict | None = None, arguments: tuple[str, ...] = ()
-) -> webdriver.Chrome:
-    """Debian's Chromium, headless, with a window of ``width`` x ``height`` CSS pixels and any
-    further command-line ``arguments``."""
-    binary, driver_path = chromium_paths()
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", *arguments):
-        options.add_argument(argument)
-    options.add_argument(f"--window-size={width},{height}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, CSP reports
-    if prefs:
-        options.add_experimental_option("prefs", prefs)
-    return webdriver.Chrome(options=options, service=Service(driver_path))
 
 
 @pytest.fixture(scope="module")

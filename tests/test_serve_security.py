@@ -18,20 +18,20 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+from browser import headless_chromium  # pytest puts tests/ on sys.path
 from PIL import Image
 from selenium.webdriver.common.by import By
-from test_serve import (  # pytest puts tests/ on sys.path
+from test_serve import (
     BROWSER_WAIT,
     PANELS_LOADED,
     encode,
-    headless_chromium,
     photo,
     tiny_model,
     wait_for,
     wait_until,
 )
 
-from colorize_core.apps import serve
+from colorize_core.apps import cli, serve
 
 EVIL = "evil.example"  # the browser resolves it to 127.0.0.1, as a DNS-rebinding attack would
 JUPYTER = "http://localhost:8888"  # another local origin: JupyterLab's
@@ -302,7 +302,7 @@ def slow_upload(port: int) -> socket.socket:
 
 def test_slow_uploads_time_out_and_free_their_slots(jpeg):
     app = serve.create_app({"tiny": tiny_model}, upload_seconds=SLOW_SECONDS)
-    uploads, queue = app.state.uploads, app.state.colouriser.queue
+    uploads, queue = app.state.uploads, app.state.colorizer.queue
     server = serve.BackgroundServer(app)
     sockets: list[socket.socket] = []
     try:
@@ -342,7 +342,7 @@ def test_slow_uploads_time_out_and_free_their_slots(jpeg):
 def test_main_also_answers_to_its_host(monkeypatch, capsys):
     started = {}
     monkeypatch.setattr(serve.uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
-    assert serve.main(["--host", "gpu-box.lan", "--device", "cpu"]) == 0
+    assert cli.main(["serve", "--host", "gpu-box.lan", "--device", "cpu"]) == 0
     assert started["host"] == "gpu-box.lan"
     assert "anyone who can reach gpu-box.lan can use the page" in capsys.readouterr().out
     server = serve.BackgroundServer(started["app"])  # on 127.0.0.1, but asked as gpu-box.lan

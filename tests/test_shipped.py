@@ -51,7 +51,7 @@ def test_onnx_export_of_each_shipped_model_matches_pytorch_on_real_photos(name, 
 def test_colorize_works_out_of_the_box_with_the_default_and_each_model(tmp_path):
     rgb = real_photos()[0]
     Image.fromarray(rgb).save(tmp_path / "photo.png")
-    command = [sys.executable, "-m", "colorize_core.apps.infer", str(tmp_path / "photo.png")]
+    command = [sys.executable, "-m", "colorize_core.apps.cli", str(tmp_path / "photo.png")]
     for extra, folder in (([], "default"), *((["--model", n], n) for n in shipped.SHIPPED_NAMES)):
         done = subprocess.run([*command, "-o", str(tmp_path / folder), *extra], capture_output=True)
         assert done.returncode == 0, done.stderr

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from colorize_core.data.datasets import DATASETS, ManifestEntry, picture_fingerprint, write_manifest
+from colorize_core.data.datasets import DATASETS
+from colorize_core.data.manifest import ManifestEntry, picture_fingerprint, write_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"

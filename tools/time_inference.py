@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorize_core.apps import export, infer
+from colorize_core.apps import export, photo
 from colorize_core.data.color import rgb_to_lab
 from colorize_core.data.datasets import resolve_dataset
 from colorize_core.training import shipped
@@ -53,8 +53,8 @@ def time_model(name: str, rgb: np.ndarray, lightness: torch.Tensor, repeats: int
         feed = {"L": lightness.numpy()}
         onnx_model = median_seconds(functools.partial(session.run, None, feed), repeats)
         parity = export.onnx_parity(model, path, lightness)
-    size = infer.training_size(config)
-    whole = median_seconds(functools.partial(infer.colorize_rgb, model, rgb, size), repeats)
+    size = photo.training_size(config)
+    whole = median_seconds(functools.partial(photo.colorize_rgb, model, rgb, size), repeats)
     return (
         f"{name}: model at full resolution {torch_model / megapixels:.2f} s/MP (PyTorch), "
         f"{onnx_model / megapixels:.2f} s/MP (onnxruntime); colorize path at {size} px "

@@ -1,6 +1,6 @@
 """Helpers behind ``notebooks/colorize_your_photos.ipynb``: find runs, pick photos, show them.
 
-The command-line path (``infer.colorize``) writes files; this module shows the same
+The command-line path (``batch.colorize``) writes files; this module shows the same
 colourisations side by side in a notebook, one row per photo.
 """
 
@@ -14,8 +14,11 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from colorize_core.apps import infer
+from colorize_core.apps.batch import collect_inputs
+from colorize_core.apps.photo import colorize_rgb, is_colour, shrink_for_display, training_size
+from colorize_core.apps.sources import load_colorizer
 from colorize_core.data import images
+from colorize_core.data.color import gray
 from colorize_core.data.datasets import resolve_dataset
 from colorize_core.data.split import make_split
 from colorize_core.training.config import ExperimentConfig
@@ -42,7 +45,7 @@ def load_runs(runs: Iterable[str | Path]) -> dict[str, tuple[torch.nn.Module, Ex
     for run in map(Path, runs):
         folder = run if run.is_dir() else run.parent.parent
         label = "/".join(folder.parts[-2:]) + ("" if run.is_dir() else f" ({run.name})")
-        models[label] = infer.load_colorizer(run)
+        models[label] = load_colorizer(run)
     if not models:
         raise ValueError("no runs given")
     return models
@@ -100,7 +103,7 @@ def notebook_images(path: str | Path | list | None, upload=None) -> list[Path]:
     """
     if path:
         paths = path if isinstance(path, (list, tuple)) else [path]
-        found = [p for p, _, problem in infer.collect_inputs(paths) if problem is None]
+        found = [p for p, _, problem in collect_inputs(paths) if problem is None]
         if not found:
             raise FileNotFoundError(f"no image files at {path}")
         return found
@@ -124,14 +127,12 @@ def plot_colorized(
     """
     decoded = images.read_rgb_alpha(photo)
     device = pick_device(device)
-    panels = {"input (lightness)": infer.gray(infer.shrink_for_display(decoded.rgb))}
+    panels = {"input (lightness)": gray(shrink_for_display(decoded.rgb))}
     for label, (model, config) in models.items():
-        rgb = infer.colorize_rgb(
-            model.to(device), decoded.rgb, size or infer.training_size(config), device
-        )
-        panels[label] = infer.shrink_for_display(rgb)
-    if infer.is_colour(decoded.rgb, decoded.alpha):
-        panels["original"] = infer.shrink_for_display(decoded.rgb)
+        rgb = colorize_rgb(model.to(device), decoded.rgb, size or training_size(config), device)
+        panels[label] = shrink_for_display(rgb)
+    if is_colour(decoded.rgb, decoded.alpha):
+        panels["original"] = shrink_for_display(decoded.rgb)
     height, width = decoded.rgb.shape[:2]
     cell = 3.2
     fig = Figure(

@@ -40,7 +40,6 @@ Every error is a JSON ``{"error": "..."}`` with a 4xx or 5xx status, which the p
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import contextlib
@@ -51,7 +50,6 @@ import io
 import math
 import re
 import secrets
-import sys
 import textwrap
 import threading
 import time
@@ -73,8 +71,16 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from colorize_core.apps import infer
+from colorize_core.apps.photo import (
+    ALREADY_COLOUR,
+    colorize_image,
+    is_colour,
+    shrink_for_display,
+    training_size,
+)
+from colorize_core.apps.sources import load_colorizer
 from colorize_core.data import images
+from colorize_core.data.color import gray
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.device import pick_device
 from colorize_core.training.shipped import SHIPPED_NAMES, load_shipped
@@ -234,16 +240,16 @@ def download_name(upload_name: str) -> str:
     return f"{stem or 'photo'}_colorized.png"
 
 
-def colourise(
+def colorize_upload(
     model: torch.nn.Module, size: int, device: torch.device, decoded: images.Decoded
 ) -> tuple[bytes, dict[str, bytes], bool]:
     """(full-resolution PNG, display panels, whether the upload was in colour) for one photo."""
-    rgb, alpha = infer.colorize_image(model, decoded, size, device)
-    was_colour = infer.is_colour(decoded.rgb, decoded.alpha)
-    original = infer.shrink_for_display(decoded.rgb, DISPLAY_HEIGHT)
+    rgb, alpha = colorize_image(model, decoded, size, device)
+    was_colour = is_colour(decoded.rgb, decoded.alpha)
+    original = shrink_for_display(decoded.rgb, DISPLAY_HEIGHT)
     panels = {
-        "gray": _jpeg(infer.gray(original), alpha),
-        "colour": _jpeg(infer.shrink_for_display(rgb, DISPLAY_HEIGHT), alpha),
+        "gray": _jpeg(gray(original), alpha),
+        "colour": _jpeg(shrink_for_display(rgb, DISPLAY_HEIGHT), alpha),
     }
     if was_colour:
         panels["original"] = _jpeg(original, alpha)
@@ -252,7 +258,7 @@ def colourise(
 
 def _notes(decoded: images.Decoded, was_colour: bool) -> list[str]:
     """What the user should know about how the photo was treated."""
-    notes = [infer.ALREADY_COLOUR] if was_colour else []
+    notes = [ALREADY_COLOUR] if was_colour else []
     if decoded.frames > 1:
         notes.append(f"{decoded.frames} frames (animation or pages): only the first is colourised")
     if decoded.mode in images.HIGH_BIT_DEPTH_MODES:
@@ -282,7 +288,7 @@ class Models:
         if name not in self._loaded:
             try:
                 model, config = self.loaders[name]()
-                size = infer.training_size(config)
+                size = training_size(config)
             except Exception as error:  # a loader may fail in any way; the user needs the reason
                 message = f"the model {name!r} could not be loaded: {_one_line(error)}"
                 raise HTTPException(500, message) from error
@@ -314,7 +320,7 @@ class Slots:
             self.used -= 1
 
 
-class Colouriser:
+class Colorizer:
     """Queues received photos onto one worker thread (one running, ``max_waiting`` waiting) and
     keeps the results."""
 
@@ -340,7 +346,7 @@ class Colouriser:
         decoded = decode(data, self.max_pixels)  # a bad file fails before any model loads
         model, size = self.models.get(name)
         try:
-            png, panels, was_colour = colourise(model, size, self.models.device, decoded)
+            png, panels, was_colour = colorize_upload(model, size, self.models.device, decoded)
         except (RuntimeError, MemoryError) as error:  # out of memory, mostly
             raise HTTPException(500, f"colourising failed: {_one_line(error)}") from error
         height, width = decoded.rgb.shape[:2]
@@ -499,17 +505,17 @@ def create_app(
     once; ``device``: as ``device.pick_device`` ("auto", "cpu", "cuda"); ``hosts``: host names
     it answers to besides ``LOOPBACK_NAMES`` (``--host``). Loads nothing itself.
 
-    ``app.state.colouriser`` and ``app.state.uploads`` hold the queue and the upload slots."""
+    ``app.state.colorizer`` and ``app.state.uploads`` hold the queue and the upload slots."""
     if not models:
         raise ValueError("no model to serve")
     loaded = Models(models, pick_device(device))
-    service = Colouriser(loaded, max_pixels, result_memory, max_waiting)
+    service = Colorizer(loaded, max_pixels, result_memory, max_waiting)
     uploads = Slots(max_uploading, f"{max_uploading} uploads are arriving", upload_seconds)
     page = render_page(list(models), max_bytes)
     headers = {"Content-Security-Policy": content_security_policy(page), **SECURITY_HEADERS}
     app = FastAPI(title="colorize", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(Guard, names=served_names(hosts), headers=headers)
-    app.state.colouriser, app.state.uploads = service, uploads
+    app.state.colorizer, app.state.uploads = service, uploads
 
     @app.exception_handler(HTTPException)
     async def _error(request: Request, error: HTTPException) -> JSONResponse:
@@ -652,53 +658,12 @@ def checkpoint_name(path: Path) -> str:
 
 
 def model_choices(checkpoints: list[str]) -> dict[str, Loader]:
-    """The checkpoints given (``infer.load_colorizer``, lazily), then the shipped models."""
+    """The checkpoints given (``sources.load_colorizer``, lazily), then the shipped models."""
     loaders: dict[str, Loader] = {}
     for source in map(Path, checkpoints):
         name = checkpoint_name(source)
         name = name if name not in loaders else str(source)
-        loaders[name] = functools.partial(infer.load_colorizer, source)
+        loaders[name] = functools.partial(load_colorizer, source)
     for name, loader in shipped_loaders().items():
         loaders.setdefault(name, loader)
     return loaders
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="colorize serve",
-        description="A local web page to colourise photos: upload or drop one, choose the "
-        "model, compare gray, colourised and original, download the full-resolution PNG.",
-    )
-    add = parser.add_argument
-    add("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s, this "
-        "machine only; the page has no authentication)")  # fmt: skip
-    add("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s; 0: any free port")
-    add("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
-    add(
-        "--checkpoint",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a run folder or .pt file to offer as a model, named after it (repeatable)",
-    )
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Serve until interrupted. Exit status 0, or 2 for a usage error."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    for source in args.checkpoint:
-        if not Path(source).exists():
-            parser.error(f"--checkpoint {source}: no such file or folder")
-    device = infer.device_argument(parser, args.device)
-    models = model_choices(args.checkpoint)
-    if args.host not in (DEFAULT_HOST, "localhost", "::1"):
-        print(f"colorize serve: warning: anyone who can reach {args.host} can use the page")
-    app = create_app(models, str(device), hosts=[args.host])
-    uvicorn.run(app, host=args.host, port=args.port)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from colorize_core.data.color import SIZE_MULTIPLE
 from colorize_core.training.loading import predict_ab
 
-SIZE_MULTIPLE = 8  # three stride-2 stages in conv_ae, gan and unet
 MODEL_MEMORY = 512 << 20  # bytes of activations one forward pass may use
 OVERLAP = 32  # model pixels each tile shares with its neighbour, blended linearly
 _PROBE = 32  # side of the square input whose activations are measured

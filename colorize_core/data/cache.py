@@ -21,7 +21,7 @@ import torch
 
 from colorize_core.data import images
 from colorize_core.data.atomic import written_atomically
-from colorize_core.data.color import rgb_to_lab
+from colorize_core.data.color import SIZE_MULTIPLE, rgb_to_lab
 from colorize_core.data.datasets import (
     DATASETS,
     DatasetError,
@@ -200,9 +200,10 @@ def load_images(
     """
     spec = DATASETS.get(name)
     size = int(size or (spec.image_size if spec else 128))
-    if size < 8 or size % 8:
+    if size < SIZE_MULTIPLE or size % SIZE_MULTIPLE:
         raise ValueError(
-            f"image size must be a positive multiple of 8 (the models need it), got {size}"
+            f"image size must be a positive multiple of {SIZE_MULTIPLE} (the models need it), "
+            f"got {size}"
         )
     root = resolve_dataset(name, path, download=download)
     label = images.display_name(name)  # folder:PATH in logs and errors, whatever its bytes

@@ -10,17 +10,24 @@ cube root and the companding power have infinite slope at 0; we clamp their inpu
 stay finite at black, which the models need (a loss on RGB rebuilt from predicted ab must not NaN).
 
 Model normalisation (the reference study's, used everywhere in this project):
-    model input   L / 100        in [0, 1]
+    model input   L / 100        in [0, 1], height and width multiples of ``SIZE_MULTIPLE``
     model output  ab / 128       in (-1, 1), matching a tanh head
 The seed-style metrics (``mse_ab``, ``psnr_ab``) are defined on the same ab / 128.
+
+For whole photos: ``lab_to_rgb_keeping_l`` rebuilds sRGB without changing L, and ``gray``,
+``uint8_to_lab`` and ``rgb_to_uint8`` work on (H, W, 3) uint8 images as Pillow gives them.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 L_SCALE = 100.0
 AB_SCALE = 128.0
+SIZE_MULTIPLE = 8  # model input sides: the three stride-2 stages of conv_ae, gan and unet
+GAMUT_TOLERANCE = 0.01  # Lab units; float32 round trips of in-gamut colours stay below 1e-4
+GAMUT_STEPS = 8  # bisection steps of the chroma scale: within 1/256 of the sRGB boundary
 
 # sRGB (linear) -> XYZ, D65; the same matrix as ``skimage.color.colorconv.xyz_from_rgb``.
 _XYZ_FROM_RGB = (
@@ -121,3 +128,51 @@ def denormalize_ab(ab_norm: torch.Tensor) -> torch.Tensor:
 def rgb_from_prediction(lightness: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
     """True L (Lab units, (*, 1, H, W)) plus a model's ab / 128 -> sRGB in [0, 1]."""
     return lab_to_rgb(join_lab(lightness, denormalize_ab(ab_norm)))
+
+
+# ---------------------------------------------------------------- whole photos
+
+
+def _outside_gamut(lab: torch.Tensor, rgb: torch.Tensor | None = None) -> torch.Tensor:
+    """(3, *, N) Lab -> (*, N) bool: colours that sRGB cannot show, which ``lab_to_rgb`` clips
+    (so they do not survive a round trip); ``rgb``: ``lab_to_rgb(lab)`` if already computed."""
+    rgb = lab_to_rgb(lab) if rgb is None else rgb
+    return (rgb_to_lab(rgb) - lab).abs().amax(dim=0) > GAMUT_TOLERANCE
+
+
+def lab_to_rgb_keeping_l(lab: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) Lab -> sRGB in [0, 1] whose lightness is exactly L (within float error).
+
+    A predicted colour may not exist at the photo's lightness (saturated colour near white or
+    black). Clipping RGB, as ``lab_to_rgb`` does, would then change L as well as the hue. Here
+    such pixels keep L and hue, and their chroma (ab) is scaled towards gray by bisection
+    (``GAMUT_STEPS``) until the colour fits in sRGB.
+    """
+    rgb = lab_to_rgb(lab)
+    outside = _outside_gamut(lab, rgb)
+    if outside.any():
+        sub = lab[:, outside][:, None]  # (3, 1, n) out-of-gamut colours
+        low, high = torch.zeros_like(sub[0, 0]), torch.ones_like(sub[0, 0])  # chroma scale
+        for _ in range(GAMUT_STEPS):
+            mid = (low + high) / 2
+            fits = ~_outside_gamut(join_lab(sub[:1], sub[1:] * mid))[0]
+            low, high = torch.where(fits, mid, low), torch.where(fits, high, mid)
+        rgb[:, outside] = lab_to_rgb(join_lab(sub[:1], sub[1:] * low))[:, 0]
+    return rgb
+
+
+def uint8_to_lab(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H, W, 3) uint8 sRGB -> (3, H, W) float32 Lab on ``device``."""
+    # torch.tensor copies: arrays from Pillow are read-only, and a strip is a small copy
+    return rgb_to_lab(torch.tensor(rgb, device=device).permute(2, 0, 1) / 255)
+
+
+def rgb_to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    """(3, H, W) float sRGB in [0, 1] -> (H, W, 3) uint8 on the CPU, rounded."""
+    return (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def gray(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> its lightness alone (ab = 0) as (H, W, 3) uint8: what a model sees."""
+    lab = uint8_to_lab(rgb)
+    return rgb_to_uint8(lab_to_rgb(join_lab(lab[:1], torch.zeros_like(lab[1:]))))

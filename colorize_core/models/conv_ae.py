@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorize_core.data.color import SIZE_MULTIPLE
 from colorize_core.models import register
 
 
@@ -39,8 +40,8 @@ def _up(in_channels: int, out_channels: int) -> nn.Sequential:
 def _check_size(lightness: torch.Tensor) -> None:
     """Three halvings need H and W divisible by 8, or the skip concatenations misalign."""
     h, w = lightness.shape[-2:]
-    if h % 8 or w % 8:
-        raise ValueError(f"height and width must be multiples of 8, got {h} x {w}")
+    if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+        raise ValueError(f"height and width must be multiples of {SIZE_MULTIPLE}, got {h} x {w}")
 
 
 class ConvAE(nn.Module):

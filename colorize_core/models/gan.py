@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorize_core.data.color import SIZE_MULTIPLE
 from colorize_core.models import register
 
 DROPOUT = 0.3  # the reference's decoder dropout
@@ -81,8 +82,10 @@ class Generator(nn.Module):
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         h, w = lightness.shape[-2:]
-        if h % 8 or w % 8:
-            raise ValueError(f"height and width must be multiples of 8, got {h} x {w}")
+        if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+            raise ValueError(
+                f"height and width must be multiples of {SIZE_MULTIPLE}, got {h} x {w}"
+            )
         return self.decoder(self.encoder(lightness))  # (N, 2, H, W)
 
 

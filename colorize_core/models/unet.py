@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorize_core.data.color import SIZE_MULTIPLE
 from colorize_core.models import register
 
 
@@ -53,8 +54,10 @@ class UNet(nn.Module):
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         h, w = lightness.shape[-2:]
-        if h % 8 or w % 8:
-            raise ValueError(f"height and width must be multiples of 8, got {h} x {w}")
+        if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+            raise ValueError(
+                f"height and width must be multiples of {SIZE_MULTIPLE}, got {h} x {w}"
+            )
         # channel counts in the comments are for the default base=32
         s1 = self.down1(lightness)  # (N, 32, H, W)
         s2 = self.down2(self.pool(s1))  # (N, 64, H/2, W/2)

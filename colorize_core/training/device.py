@@ -1,4 +1,4 @@
-"""Which device a run uses, and whether it trains in bfloat16 there."""
+"""Which device a run uses (or a user asked for), and whether it trains in bfloat16 there."""
 
 from __future__ import annotations
 
@@ -14,6 +14,18 @@ def pick_device(name: str = "auto") -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def device_argument(name: str) -> torch.device:
+    """A device the user named (``--device``), as ``pick_device`` gives it, checked to exist
+    here; ValueError saying why it cannot be used (a command reports it as a usage error)."""
+    try:
+        device = pick_device(name)
+    except RuntimeError as error:  # torch.device's message lists the valid device types
+        raise ValueError(str(error)) from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("no CUDA GPU is available")
+    return device
 
 
 def cpu_has_bf16() -> bool:
