@@ -4,8 +4,9 @@ The package follows the data through eight stages, one subpackage each. A module
 from its own stage and the stages above it in this list (``tests/test_layout.py`` checks it):
 
     data        colour conversion, ab bins, image decoding, data sets, the Lab cache, the split,
-                augmentation
-    models      architectures by name, prediction heads, the ensemble module
+                augmentation, errors worded in one line
+    models      architectures by name, prediction heads, the ensemble module, the Lab-units
+                wrapper
     training    typed config, the training loop, devices, torchrun, checkpoints, loading a trained
                 model (run folder, checkpoint, model file, the shipped models), W&B, provenance
     evaluation  metrics (tested against scikit-image), bootstrap statistics, baselines, scoring

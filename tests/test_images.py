@@ -1,5 +1,6 @@
 """Odd and broken image files: each decodes correctly or is refused with a clear reason."""
 
+import io
 import logging
 import struct
 import zlib
@@ -109,6 +110,26 @@ def test_garbage_and_text_files_are_not_images(tmp_path):
     assert not images.is_image_file(tmp_path / "notes.txt")
     assert not images.is_image_file(tmp_path / ".hidden.jpg")
     assert images.is_image_file(tmp_path / "Photo.JPEG")
+
+
+def test_a_file_object_with_limits_on_formats_and_pixels(tmp_path):
+    """Bytes in memory (an upload) decode like the file; a format outside ``formats`` is not an
+    image, and a size over ``max_pixels`` is refused from the header alone."""
+    Image.fromarray(colour_pattern()).save(tmp_path / "p.png")
+    data = (tmp_path / "p.png").read_bytes()
+    decoded = images.read_rgb_alpha(io.BytesIO(data), formats=("PNG",), max_pixels=32 * 32)
+    assert np.array_equal(decoded.rgb, images.read_rgb_alpha(tmp_path / "p.png").rgb)
+    with pytest.raises(images.UnusableImage) as info:
+        images.read_rgb_alpha(io.BytesIO(data), formats=("JPEG",))
+    assert info.value.reason == images.NOT_AN_IMAGE and str(info.value).startswith("<image>")
+    cut = data[: data.index(b"IDAT") + 8]  # four bytes of pixels: decoding would fail
+    with pytest.raises(images.UnusableImage) as info:
+        images.read_rgb_alpha(io.BytesIO(cut), max_pixels=1000)
+    assert info.value.reason == images.TOO_LARGE and info.value.__cause__ is None
+    assert info.value.detail == "32 x 32 = 0.00102 megapixels; the limit is 0.001 megapixels"
+    with pytest.raises(images.UnusableImage) as info:
+        images.read_rgb_alpha(io.BytesIO(cut), max_pixels=32 * 32)
+    assert info.value.reason == images.CORRUPT
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".png", ".webp", ".tif"])

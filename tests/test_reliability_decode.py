@@ -448,15 +448,15 @@ def test_a_refused_image_is_skipped_by_reason_in_a_dataset(tmp_path: Path) -> No
 
 
 def test_upright_transparency_of_a_16_bit_rgb_png_from_bytes(tmp_path: Path) -> None:
-    """``decode`` on bytes (as the web page reads an upload), with an EXIF rotation: the colour
-    and the alpha made from the file's low bytes turn together."""
+    """``read_rgb_alpha`` on bytes (as the web page reads an upload), with an EXIF rotation: the
+    colour and the alpha made from the file's low bytes turn together."""
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
     case = png16_rgb_transparent_colour(tmp_path)
     data = case.source.read_bytes()
     end = data.index(b"IDAT") - 4
     rotated = data[:end] + chunk(b"eXIf", exif.tobytes()) + data[end:]
-    decoded = images.decode(io.BytesIO(rotated), formats=("PNG",))
+    decoded = images.read_rgb_alpha(io.BytesIO(rotated), formats=("PNG",))
     assert np.array_equal(decoded.rgb, np.rot90(case.rgb, -1))
     assert np.array_equal(decoded.alpha, np.rot90(case.alpha, -1))
     assert decoded.mode == "RGB" and decoded.frames == 1

@@ -22,7 +22,7 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from colorize_core.apps import cli, serve
+from colorize_core.apps import cli, serve, sources
 from colorize_core.data.color import rgb_to_lab
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.loading import build_predictor
@@ -60,7 +60,7 @@ class Slow(torch.nn.Module):
                 self.tracker["active"] -= 1
 
 
-def slow_loader(seconds: float, tracker: dict) -> serve.Loader:
+def slow_loader(seconds: float, tracker: dict) -> sources.Loader:
     def load():
         model, config = tiny_model()
         return Slow(model, seconds, tracker), config
@@ -178,7 +178,7 @@ def test_transparency_is_kept_in_the_download(client):
 
 
 def test_a_16_bit_gray_upload_with_a_transparent_level_keeps_its_lightness():
-    # the page decodes through images.decode, as files do: mid gray, not white
+    # the page decodes through images.read_rgb_alpha, as files do: mid gray, not white
     gray = Image.fromarray(np.full((8, 8), 32768, np.uint16))
     buffer = io.BytesIO()
     gray.save(buffer, format="PNG", transparency=0)
@@ -326,7 +326,7 @@ def test_main_serves_checkpoints_on_localhost_and_loads_them_on_first_use(
     with TestClient(started["app"]) as client:
         page = client.get("/").text
         assert '<option value="my_run">' in page
-        assert all(f'<option value="{name}">' in page for name in serve.shipped_loaders())
+        assert all(f'<option value="{name}">' in page for name in sources.shipped_loaders())
         message = error_of(upload(client, jpeg, model="my_run"), 500)
         assert message.startswith("the model 'my_run' could not be loaded: CheckpointError")
 
@@ -342,8 +342,8 @@ def test_checkpoint_names(tmp_path):
     run = tmp_path / "profile" / "unet_faces"
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "best.pt").touch()
-    assert serve.checkpoint_name(run) == "unet_faces"
-    assert serve.checkpoint_name(run / "checkpoints" / "best.pt") == "unet_faces/best.pt"
+    assert sources.checkpoint_name(run) == "unet_faces"
+    assert sources.checkpoint_name(run / "checkpoints" / "best.pt") == "unet_faces/best.pt"
 
 
 def test_show_in_notebook_displays_an_iframe_and_stops():

@@ -21,7 +21,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from colorize_core.apps import serve
+from colorize_core.apps import serve, sources
 
 WINDOW = (1280, 800)
 WAIT_SECONDS = 300  # a shipped model on the CPU, loaded on first use
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
 
-    models = serve.model_choices([args.checkpoint] if args.checkpoint else [])
-    model = serve.checkpoint_name(Path(args.checkpoint)) if args.checkpoint else args.model
+    models = sources.model_choices([args.checkpoint] if args.checkpoint else [])
+    model = sources.checkpoint_name(Path(args.checkpoint)) if args.checkpoint else args.model
     if model not in models:
         parser.error(f"no model {model!r}; available: {', '.join(models) or 'none'}")
     server = serve.BackgroundServer(serve.create_app({model: models[model]}, args.device))

@@ -20,7 +20,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from colorize_core.apps import batch, export, serve
 from colorize_core.apps.photo import check_size
-from colorize_core.apps.sources import load_colorizer
+from colorize_core.apps.sources import load_colorizer, model_choices
 from colorize_core.data import atomic
 from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.device import device_argument
@@ -162,7 +162,7 @@ def serve_command(argv: list[str]) -> int:
         if not Path(source).exists():
             parser.error(f"--checkpoint {source}: no such file or folder")
     device = _device(parser, args.device)
-    models = serve.model_choices(args.checkpoint)
+    models = model_choices(args.checkpoint)
     if args.host not in LOCAL_HOSTS:
         print(f"colorize serve: warning: anyone who can reach {args.host} can use the page")
     app = serve.create_app(models, str(device), hosts=[args.host])

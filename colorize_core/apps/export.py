@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorize_core.data.atomic import written_atomically
-from colorize_core.data.color import AB_SCALE, L_SCALE, SIZE_MULTIPLE
+from colorize_core.data.color import SIZE_MULTIPLE
 from colorize_core.models.ensemble import Ensemble
+from colorize_core.models.lab import LabPredictor
 from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.model_file import write_model_file
@@ -35,8 +36,9 @@ ONNX_OPSET = 18
 MAX_SIDE = 8192  # the largest height or width the ONNX model's dynamic shape allows
 
 
-class LabColorizer(nn.Module):
-    """A model of ours as L (Lab units, any size) -> ab (Lab units, same size)."""
+class PaddedToMultiple(nn.Module):
+    """``model`` (L / 100 -> ab / 128) on any height and width: the input padded to
+    ``SIZE_MULTIPLE`` with its edge pixels repeated, the output cropped back."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -46,8 +48,16 @@ class LabColorizer(nn.Module):
         height, width = lightness.shape[-2:]
         pad_h = (SIZE_MULTIPLE - height % SIZE_MULTIPLE) % SIZE_MULTIPLE
         pad_w = (SIZE_MULTIPLE - width % SIZE_MULTIPLE) % SIZE_MULTIPLE
-        padded = F.pad(lightness / L_SCALE, (0, pad_w, 0, pad_h), mode="replicate")
-        return (self.model(padded) * AB_SCALE)[..., :height, :width]
+        padded = F.pad(lightness, (0, pad_w, 0, pad_h), mode="replicate")
+        return self.model(padded)[..., :height, :width]
+
+
+class LabColorizer(LabPredictor):
+    """A model of ours as L (Lab units, any size) -> ab (Lab units, same size): what the ONNX
+    file holds, ``LabPredictor`` around ``PaddedToMultiple``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(PaddedToMultiple(model))
 
 
 def exportable(model: nn.Module, source: str | os.PathLike) -> nn.Module:

@@ -50,12 +50,10 @@ import io
 import math
 import re
 import secrets
-import textwrap
 import threading
 import time
-import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -66,7 +64,7 @@ import torch
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,14 +76,11 @@ from colorize_core.apps.photo import (
     shrink_for_display,
     training_size,
 )
-from colorize_core.apps.sources import load_colorizer
+from colorize_core.apps.sources import Loader, shipped_loaders
 from colorize_core.data import images
 from colorize_core.data.color import gray
-from colorize_core.training.config import ExperimentConfig
+from colorize_core.data.errors import one_line
 from colorize_core.training.device import pick_device
-from colorize_core.training.shipped import SHIPPED_NAMES, load_shipped
-
-Loader = Callable[[], tuple[torch.nn.Module, ExperimentConfig]]
 
 DEFAULT_HOST = "127.0.0.1"  # no authentication, so only this machine by default
 DEFAULT_PORT = 7860  # the usual port of local ML demos
@@ -106,6 +101,12 @@ PNG_COMPRESSION = 1  # zlib level of the download: level 6 is ~5x slower for ~15
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 STARTUP_SECONDS = 30  # how long ``BackgroundServer`` waits for uvicorn to listen
 MESSAGE_WIDTH = 300  # characters of an error message from a loader or a decoder
+REFUSAL_STATUS = {  # images.UnusableImage reason -> HTTP status
+    images.TOO_LARGE: 413,
+    images.NOT_AN_IMAGE: 415,
+    images.CORRUPT: 422,
+    images.UNSUPPORTED: 422,
+}
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")  # served always; IPv6 without brackets
 DEFAULT_PORTS = {"http": 80, "https": 443}  # of an Origin without a port
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # the ones another site's page may send us
@@ -119,10 +120,6 @@ SECURITY_HEADERS = {
 }
 
 
-def _one_line(error: BaseException) -> str:
-    return textwrap.shorten(f"{type(error).__name__}: {error}", MESSAGE_WIDTH, placeholder=" ...")
-
-
 def _amount(size: int) -> str:
     """Bytes as people read them: "20 MB", "120 bytes"."""
     return f"{size / 1e6:.3g} MB" if size >= 100_000 else f"{size} bytes"
@@ -132,40 +129,34 @@ def _amount(size: int) -> str:
 
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> images.Decoded:
-    """An upload's bytes -> ``images.Decoded`` through ``images.decode``, the one decoder of
-    files and uploads; the pixel count is checked from the header, first.
+    """An upload's bytes -> ``images.Decoded`` through ``images.read_rgb_alpha``, the one decoder
+    of files and uploads, which checks the pixel count from the header first.
 
-    Raises HTTPException: 413 over ``max_pixels``, 415 not an image of ``ACCEPTED_FORMATS``,
-    422 corrupt or truncated.
+    Raises HTTPException by the refusal's reason: 413 over ``max_pixels`` (TOO_LARGE), 415 not
+    an image of ``ACCEPTED_FORMATS`` (NOT_AN_IMAGE), 422 corrupt or truncated (CORRUPT) or pixel
+    values of unknown scale (UNSUPPORTED).
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels rules
-            return images.decode(
-                io.BytesIO(data),
-                ACCEPTED_FORMATS,
-                check=lambda image: _check_pixels(*image.size, max_pixels),
-            )
-    except (HTTPException, MemoryError):
-        raise
-    except images.UnusableImage as error:  # pixel values of unknown scale (NaN, negative float)
-        raise HTTPException(422, f"{error.reason} ({error.detail})") from error
-    except Image.DecompressionBombError as error:
-        raise HTTPException(413, f"the image is too large ({error})") from error
-    except UnidentifiedImageError as error:
-        formats = ", ".join(ACCEPTED_FORMATS)
-        raise HTTPException(415, f"not an image, or not one of {formats}") from error
-    except Exception as error:  # hostile bytes raise many types in Pillow's plugins
-        raise HTTPException(422, f"corrupt or truncated image ({_one_line(error)})") from error
-
-
-def _check_pixels(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise HTTPException(
-            413,
-            f"the image is {width} x {height} = {width * height / 1e6:.3g} megapixels; the "
-            f"limit is {max_pixels / 1e6:.3g} megapixels: shrink it first",
+        return images.read_rgb_alpha(
+            io.BytesIO(data), formats=ACCEPTED_FORMATS, max_pixels=max_pixels
         )
+    except images.UnusableImage as error:
+        raise HTTPException(REFUSAL_STATUS[error.reason], _refusal(error)) from error
+
+
+def _refusal(error: images.UnusableImage) -> str:
+    """What the page says about an upload ``images.read_rgb_alpha`` refused. Pillow's error
+    behind a refusal (``__cause__``) is named with its type, as users report it."""
+    cause = error.__cause__
+    if error.reason == images.TOO_LARGE and cause is None:  # over max_pixels, from the header
+        return f"the image is {error.detail}: shrink it first"
+    if error.reason == images.TOO_LARGE:  # Pillow's decompression-bomb check
+        return f"the image is too large ({error.detail})"
+    if error.reason == images.NOT_AN_IMAGE:
+        return f"not an image, or not one of {', '.join(ACCEPTED_FORMATS)}"
+    if error.reason == images.CORRUPT:
+        return f"corrupt or truncated image ({one_line(cause or error, MESSAGE_WIDTH)})"
+    return f"{error.reason} ({error.detail})"
 
 
 # ---------------------------------------------------------------- results
@@ -290,7 +281,9 @@ class Models:
                 model, config = self.loaders[name]()
                 size = training_size(config)
             except Exception as error:  # a loader may fail in any way; the user needs the reason
-                message = f"the model {name!r} could not be loaded: {_one_line(error)}"
+                message = (
+                    f"the model {name!r} could not be loaded: {one_line(error, MESSAGE_WIDTH)}"
+                )
                 raise HTTPException(500, message) from error
             self._loaded[name] = model.to(self.device).eval(), size
         return self._loaded[name]
@@ -348,7 +341,8 @@ class Colorizer:
         try:
             png, panels, was_colour = colorize_upload(model, size, self.models.device, decoded)
         except (RuntimeError, MemoryError) as error:  # out of memory, mostly
-            raise HTTPException(500, f"colourising failed: {_one_line(error)}") from error
+            message = f"colourising failed: {one_line(error, MESSAGE_WIDTH)}"
+            raise HTTPException(500, message) from error
         height, width = decoded.rgb.shape[:2]
         seconds = time.perf_counter() - started
         notes = _notes(decoded, was_colour)
@@ -524,7 +518,8 @@ def create_app(
     @app.exception_handler(Exception)
     async def _crash(request: Request, error: Exception) -> JSONResponse:
         # answered outside Guard, so it adds the headers itself
-        return JSONResponse({"error": f"internal error: {_one_line(error)}"}, 500, headers)
+        message = f"internal error: {one_line(error, MESSAGE_WIDTH)}"
+        return JSONResponse({"error": message}, 500, headers)
 
     @app.get("/", response_class=HTMLResponse)
     async def _page() -> str:
@@ -630,11 +625,6 @@ class BackgroundServer:
         return f"colorize serve at {self.url} (.stop() ends it)"
 
 
-def shipped_loaders() -> dict[str, Loader]:
-    """The shipped models by name, loaded lazily."""
-    return {name: functools.partial(load_shipped, name) for name in SHIPPED_NAMES}
-
-
 def show_in_notebook(
     models: Mapping[str, Loader] | None = None,
     port: int | None = None,
@@ -646,24 +636,3 @@ def show_in_notebook(
     loader as in ``create_app``; None, the shipped models."""
     app = create_app(shipped_loaders() if models is None else models, device)
     return BackgroundServer(app, DEFAULT_HOST, port or 0, height)
-
-
-def checkpoint_name(path: Path) -> str:
-    """A run folder's name; for a checkpoint file, its run folder's name and its own."""
-    path = path.resolve()
-    if path.is_dir():
-        return path.name
-    folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    return f"{folder.name}/{path.name}"
-
-
-def model_choices(checkpoints: list[str]) -> dict[str, Loader]:
-    """The checkpoints given (``sources.load_colorizer``, lazily), then the shipped models."""
-    loaders: dict[str, Loader] = {}
-    for source in map(Path, checkpoints):
-        name = checkpoint_name(source)
-        name = name if name not in loaders else str(source)
-        loaders[name] = functools.partial(load_colorizer, source)
-    for name, loader in shipped_loaders().items():
-        loaders.setdefault(name, loader)
-    return loaders

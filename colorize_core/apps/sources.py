@@ -1,5 +1,6 @@
 """Which model colourises, and from where: a run folder, a checkpoint file or a model file of
-your own (``load_colorizer``), else a model shipped with the package (``pick_colorizer``).
+your own (``load_colorizer``), else a model shipped with the package (``pick_colorizer``); for the
+web page, the models it offers by name, each loaded on first use (``model_choices``).
 
 Whatever is wrong with a source of your own, the user gets one line naming it (a
 ``CheckpointError``), never a traceback.
@@ -7,18 +8,22 @@ Whatever is wrong with a source of your own, the user gets one line naming it (a
 
 from __future__ import annotations
 
-import textwrap
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from colorize_core.apps.photo import training_size
+from colorize_core.data.errors import one_line
 from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.loading import load_model
 from colorize_core.training.model_file import SUFFIX as MODEL_FILE_SUFFIX
 from colorize_core.training.model_file import read_model_file
-from colorize_core.training.shipped import DEFAULT_MODEL, load_shipped
+from colorize_core.training.shipped import DEFAULT_MODEL, SHIPPED_NAMES, load_shipped
+
+Loader = Callable[[], tuple[torch.nn.Module, ExperimentConfig]]  # a model and its config
 
 MESSAGE_WIDTH = 240  # characters of a one-line error; load_state_dict's run to a hundred lines
 
@@ -27,12 +32,6 @@ MESSAGE_WIDTH = 240  # characters of a one-line error; load_state_dict's run to 
 # TypeError (wrong types, unknown model arguments), LookupError (missing keys, unknown model),
 # AttributeError (a config that is not a dict), RuntimeError (weights that do not fit the model).
 UNUSABLE_CHECKPOINT = (OSError, ValueError, TypeError, LookupError, AttributeError, RuntimeError)
-
-
-def _one_line(error: BaseException) -> str:
-    """``"Type: message"`` on one line of at most ``MESSAGE_WIDTH`` characters."""
-    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-    return textwrap.shorten(f"{type(error).__name__}: {text}", MESSAGE_WIDTH, placeholder=" ...")
 
 
 def load_colorizer(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
@@ -54,7 +53,7 @@ def load_colorizer(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfi
         raise
     except UNUSABLE_CHECKPOINT as error:
         raise CheckpointError(
-            f"{source} is not a usable colorize checkpoint ({_one_line(error)}); "
+            f"{source} is not a usable colorize checkpoint ({one_line(error, MESSAGE_WIDTH)}); "
             "pass a run folder or a file written by colorize_core training"
         ) from error
     return model, config
@@ -70,3 +69,29 @@ def pick_colorizer(
     if checkpoint is not None:
         return load_colorizer(checkpoint)
     return load_shipped(model or DEFAULT_MODEL)
+
+
+def shipped_loaders() -> dict[str, Loader]:
+    """The shipped models by name, loaded lazily."""
+    return {name: functools.partial(load_shipped, name) for name in SHIPPED_NAMES}
+
+
+def checkpoint_name(path: Path) -> str:
+    """A run folder's name; for a checkpoint file, its run folder's name and its own."""
+    path = path.resolve()
+    if path.is_dir():
+        return path.name
+    folder = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    return f"{folder.name}/{path.name}"
+
+
+def model_choices(checkpoints: list[str]) -> dict[str, Loader]:
+    """The checkpoints given (``load_colorizer``, lazily), then the shipped models, by name."""
+    loaders: dict[str, Loader] = {}
+    for source in map(Path, checkpoints):
+        name = checkpoint_name(source)
+        name = name if name not in loaders else str(source)
+        loaders[name] = functools.partial(load_colorizer, source)
+    for name, loader in shipped_loaders().items():
+        loaders.setdefault(name, loader)
+    return loaders

@@ -1,10 +1,11 @@
 """Decode any image file into 8-bit sRGB, and say exactly why a file cannot be used.
 
-Everything that reads photos (datasets, inference) goes through ``read_rgb`` so that odd files get
-the same treatment everywhere: EXIF orientation is applied; grayscale, palette, CMYK, YCbCr, LAB,
-alpha and 16-bit files are converted; unreadable files raise ``UnusableImage`` with a short reason
-that the caller counts and logs instead of crashing deep inside a training loop. Multi-frame files
-(animated GIF, PNG or WebP, multi-page TIFF) give their first frame, and say how many they hold.
+Everything that reads photos (datasets, inference, the web page's uploads) goes through
+``read_rgb_alpha`` (``read_rgb`` composites its alpha) so that odd files get the same treatment
+everywhere: EXIF orientation is applied; grayscale, palette, CMYK, YCbCr, LAB, alpha and 16-bit
+files are converted; unreadable files raise ``UnusableImage`` with a short reason that the caller
+counts and logs instead of crashing deep inside a training loop. Multi-frame files (animated GIF,
+PNG or WebP, multi-page TIFF) give their first frame, and say how many they hold.
 
 Gray levels deeper than 8 bits become 8 bits by the scale of their source, never by clipping:
 
@@ -29,7 +30,6 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -156,47 +156,59 @@ def frame_count(image: Image.Image) -> int:
     return 1 if image.format == "MPO" else getattr(image, "n_frames", 1)
 
 
-def read_rgb_alpha(path: str | Path) -> Decoded:
-    """Decode a photo, upright per its EXIF orientation, with its alpha channel kept apart.
+def read_rgb_alpha(
+    source: str | os.PathLike | BinaryIO,
+    *,
+    formats: tuple[str, ...] | None = None,
+    max_pixels: int | None = None,
+) -> Decoded:
+    """Decode a photo, a path or an open binary file (an upload's bytes), upright per its EXIF
+    orientation, with its alpha channel kept apart: the one decoder of files and uploads.
 
     Files with transparency (RGBA, LA, PA, palette or L/RGB with a transparent colour) give their
     un-composited colour and their alpha; the rest give alpha None. ``read_rgb`` composites the
     alpha on white; inference re-attaches it to its output. A multi-frame file gives its first
     frame and its ``frames`` count, without logging: the caller says what that means for it.
-    Raises ``UnusableImage``: NOT_AN_IMAGE, CORRUPT, UNSUPPORTED (see the module docstring), or
-    TOO_LARGE for images Pillow refuses as decompression bombs (more than twice
-    ``Image.MAX_IMAGE_PIXELS``, about 179 megapixels by default).
+    ``formats`` limits the formats Pillow tries; ``max_pixels`` refuses a larger image from its
+    header, before its pixels are decoded.
+
+    Raises ``UnusableImage``: NOT_AN_IMAGE (not one of ``formats`` either), CORRUPT, UNSUPPORTED
+    (see the module docstring), or TOO_LARGE: over ``max_pixels`` (detail ``"W x H = N
+    megapixels; the limit is M megapixels"``), or refused by Pillow as a decompression bomb (more
+    than twice ``Image.MAX_IMAGE_PIXELS``, about 179 megapixels by default). A refusal that
+    Pillow's error caused is raised from it.
     """
-    path = Path(path)
+    where = Path(source) if isinstance(source, (str, os.PathLike)) else Path("<image>")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the "large image" warning; the hard limit still holds
-            return decode(path)
-    except UnusableImage:
+            return _decode(source, where, formats, max_pixels)
+    except (UnusableImage, MemoryError):
         raise
     except Image.DecompressionBombError as error:
-        raise UnusableImage(path, TOO_LARGE, str(error)) from error
+        raise UnusableImage(where, TOO_LARGE, str(error)) from error
     except UnidentifiedImageError as error:
-        raise UnusableImage(path, NOT_AN_IMAGE, "unrecognised format") from error
-    except (OSError, SyntaxError, ValueError) as error:
-        raise UnusableImage(path, CORRUPT, str(error)) from error
+        raise UnusableImage(where, NOT_AN_IMAGE, "unrecognised format") from error
+    except Exception as error:  # hostile bytes raise many types in Pillow's plugins
+        raise UnusableImage(where, CORRUPT, str(error)) from error
 
 
-def decode(
-    source: str | Path | BinaryIO,
-    formats: tuple[str, ...] | None = None,
-    check: Callable[[Image.Image], None] | None = None,
+def _decode(
+    source: str | os.PathLike | BinaryIO,
+    where: Path,
+    formats: tuple[str, ...] | None,
+    max_pixels: int | None,
 ) -> Decoded:
-    """The steps of ``read_rgb_alpha`` on a path or an open binary file (an upload's bytes).
-
-    ``formats`` limits the formats Pillow tries; ``check`` sees the image before its pixels are
-    read (to refuse a size from its header). Pillow's errors pass through for the caller to
-    word; pixel values of unknown scale raise ``UnusableImage`` (UNSUPPORTED).
-    """
-    where = Path(source) if isinstance(source, (str, os.PathLike)) else Path("<image>")
+    """The steps of ``read_rgb_alpha``; Pillow's errors pass through for it to word."""
     with Image.open(source, formats=formats) as image:
-        if check is not None:
-            check(image)
+        width, height = image.size
+        if max_pixels is not None and width * height > max_pixels:
+            raise UnusableImage(
+                where,
+                TOO_LARGE,
+                f"{width} x {height} = {width * height / 1e6:.3g} megapixels; the limit is "
+                f"{max_pixels / 1e6:.3g} megapixels",
+            )
         # load() drops the tiles that say how deep the samples are; counting frames seeks
         samples, mode, frames = Samples.of(image), image.mode, frame_count(image)
         image.load()
@@ -233,8 +245,8 @@ def rgb_alpha(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """A loaded Pillow image of any mode -> (H, W, 3) uint8 sRGB, and (H, W) uint8 alpha or None.
 
-    ``samples`` is what the file held (``decode`` reads it; an image made in memory needs none).
-    Raises ``UnusableImage`` (UNSUPPORTED, naming ``where``) for pixels of unknown scale.
+    ``samples`` is what the file held (``read_rgb_alpha`` reads it; an image made in memory needs
+    none). Raises ``UnusableImage`` (UNSUPPORTED, naming ``where``) for pixels of unknown scale.
     """
     if image.mode in HIGH_BIT_DEPTH_MODES or (image.mode == "L" and _key(image) is not None):
         return _gray(image, samples or Samples(), Path(where))
@@ -296,7 +308,7 @@ def _is_keyed_rgb16(image: Image.Image, samples: Samples) -> bool:
     return image.format == "PNG" and image.mode == "RGB" and samples.bits == 16 and keyed
 
 
-def _low_bytes(source: str | Path | BinaryIO, formats: tuple[str, ...] | None) -> np.ndarray:
+def _low_bytes(source: str | os.PathLike | BinaryIO, formats: tuple[str, ...] | None) -> np.ndarray:
     """The low bytes of a 16-bit RGB PNG's samples, upright: the file decoded again with the
     little-endian rawmode, which takes the second byte of each big-endian pair."""
     if not isinstance(source, (str, os.PathLike)):

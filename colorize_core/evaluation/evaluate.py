@@ -11,11 +11,12 @@ from torch import nn
 
 from colorize_core.data.ab_bins import ab_bins, bin_prior
 from colorize_core.data.cache import LabImages
-from colorize_core.data.color import denormalize_ab, normalize_l, split_lab
+from colorize_core.data.color import split_lab
 from colorize_core.data.split import Split, iterate_batches, select
 from colorize_core.evaluation.baselines import fit_baselines
 from colorize_core.evaluation.metrics import METRICS, ab_histogram, image_metrics, js_divergence
 from colorize_core.evaluation.stats import bootstrap_ci, bootstrap_pooled, paired_bootstrap_ci
+from colorize_core.models.lab import LabPredictor
 
 _SOURCES = ("pred", "true")
 
@@ -117,7 +118,8 @@ def evaluate(
     batch_size: int = 64,
     device: str | torch.device = "cpu",
 ) -> Evaluation:
-    """Run ``predictor`` (``forward(L / 100) -> ab / 128``) on one split and score every image.
+    """Run ``predictor`` (``forward(L / 100) -> ab / 128``, as ``models.lab.LabPredictor``
+    wraps it) on one split and score every image.
 
     The predicted photo is the true L with the predicted ab; see ``metrics.METRICS`` for how each
     number is computed. ``auc_ab_rebalanced`` weights pixels by the nearest-bin frequencies of
@@ -126,14 +128,14 @@ def evaluate(
     with the split's ``ab_js_divergence``. With ``split=None`` every image of ``data`` is scored.
     """
     images = select(data, split, which) if split is not None else data
-    predictor = predictor.to(device).eval()
+    predict = LabPredictor(predictor).to(device).eval()  # L -> ab, both in Lab units
     bins = ab_bins()
     prior = bin_prior((split_lab(lab)[1] for lab in iterate_batches(images, batch_size)), bins)
     columns: dict[str, list[torch.Tensor]] = {key: [] for key in METRICS}
     counts: dict[str, list[torch.Tensor]] = {source: [] for source in _SOURCES}
     for lab in iterate_batches(images, batch_size, device=device):
         lightness, ab_true = split_lab(lab)
-        ab_pred = denormalize_ab(predictor(normalize_l(lightness)).float())
+        ab_pred = predict(lightness)
         for key, values in image_metrics(lightness, ab_pred, ab_true, prior).items():
             columns[key].append(values)
         counts["pred"].append(ab_histogram(ab_pred, bins).cpu())

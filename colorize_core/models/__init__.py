@@ -3,7 +3,8 @@
 One architecture per file (``conv_ae``, ``gan``, ``cnn8``, ``unet``); each registers a small factory
 here with ``@register(name)``, and ``build_model(name, **kwargs)`` builds one by name. The factories
 take keyword arguments for width only (``base``), with defaults matching the reference studies.
-``parameter_count``, ``forward_flops`` and ``model_table`` describe a model's size and cost.
+``parameter_count``, ``forward_flops`` and ``model_table`` describe a model's size and cost;
+``lab.LabPredictor`` runs any of them on plain Lab units.
 """
 
 from __future__ import annotations

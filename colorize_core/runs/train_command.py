@@ -30,12 +30,11 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-import torch
-
 from colorize_core.data import atomic
 from colorize_core.data.atomic import NoSpaceLeft, is_disk_full
 from colorize_core.data.cache import default_cache_dir
 from colorize_core.data.datasets import FOLDER_PREFIX, DatasetError, get_spec, resolve_dataset
+from colorize_core.data.errors import one_line
 from colorize_core.training import distributed
 from colorize_core.training.checkpoint import CheckpointError
 from colorize_core.training.config import (
@@ -45,7 +44,7 @@ from colorize_core.training.config import (
     TrainConfig,
     read_json_object,
 )
-from colorize_core.training.device import pick_device
+from colorize_core.training.device import device_argument, pick_device
 from colorize_core.training.fit import TrainingDiverged
 from colorize_core.training.loading import source_run
 
@@ -127,16 +126,12 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def check_device(name: str) -> None:
-    """Refuse a device this machine lacks (the config checks only that the name is one)."""
-    device = pick_device(name)
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise UsageError(f"device {name!r}: no CUDA GPU is available here; pass --device cpu")
-        if count <= (device.index or 0):
-            raise UsageError(f"device {name!r}: this machine has {count} CUDA GPU(s)")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError(f"device {name!r}: Apple MPS is not available here; pass --device cpu")
+    """Refuse a device this machine lacks (``device.device_argument``; the config checks only
+    that the name is one)."""
+    try:
+        device_argument(name)
+    except ValueError as error:
+        raise UsageError(f"device {name!r}: {error}") from error
 
 
 def check_dataset(data: DataConfig) -> None:
@@ -181,10 +176,6 @@ def check(config: ExperimentConfig, args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- failures while training
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
-
-
 _OURS = (CheckpointError, TrainingDiverged, DatasetError)  # errors whose message says it all
 
 
@@ -210,7 +201,7 @@ def failure(error: Exception, config: ExperimentConfig, world: distributed.World
             "--resume to continue from the last saved epoch"
         )
     if isinstance(error, _OURS):
-        return _one_line(error)
+        return one_line(error, named=False)
     if world.distributed and distributed.is_lost_rank(error):
         return f"{distributed.lost_rank(error, world)}; the job is ended"
     return None
@@ -218,7 +209,7 @@ def failure(error: Exception, config: ExperimentConfig, world: distributed.World
 
 def _usage_error(parser: argparse.ArgumentParser, error: BaseException) -> NoReturn:
     """Exit with status 2 and one line (not argparse's usage text, many lines here)."""
-    parser.exit(2, f"{PROG}: error: {_one_line(error)}\n")
+    parser.exit(2, f"{PROG}: error: {one_line(error, named=False)}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

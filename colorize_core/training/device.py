@@ -18,13 +18,20 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def device_argument(name: str) -> torch.device:
     """A device the user named (``--device``), as ``pick_device`` gives it, checked to exist
-    here; ValueError saying why it cannot be used (a command reports it as a usage error)."""
+    here: the one device check of the commands. ValueError saying why it cannot be used (a
+    command reports it as a usage error, naming the device)."""
     try:
         device = pick_device(name)
     except RuntimeError as error:  # torch.device's message lists the valid device types
         raise ValueError(str(error)) from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("no CUDA GPU is available")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError("no CUDA GPU is available here; pass --device cpu")
+        if count <= (device.index or 0):
+            raise ValueError(f"this machine has {count} CUDA GPU(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("Apple MPS is not available here; pass --device cpu")
     return device
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from colorize_core.data.color import denormalize_ab, normalize_l
 from colorize_core.models import build_model
 from colorize_core.models.ensemble import ENSEMBLE, Ensemble
 from colorize_core.models.heads import with_head
+from colorize_core.models.lab import LabPredictor
 from colorize_core.training.checkpoint import CheckpointError, best_checkpoint, load_checkpoint
 from colorize_core.training.config import ExperimentConfig, ModelConfig
 
@@ -160,6 +160,7 @@ def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
 
 @torch.inference_mode()
 def predict_ab(model: torch.nn.Module, lightness: torch.Tensor, device="cpu") -> torch.Tensor:
-    """ab in Lab units (N, 2, H, W) on the CPU, for L in Lab units (N, 1, H, W)."""
-    model = model.to(device).eval()
-    return denormalize_ab(model(normalize_l(lightness.to(device))).float()).cpu()
+    """ab in Lab units (N, 2, H, W) on the CPU, for L in Lab units (N, 1, H, W); ``model`` is
+    moved to ``device`` and left in eval mode."""
+    predictor = LabPredictor(model).to(device).eval()
+    return predictor(lightness.to(device)).cpu()
