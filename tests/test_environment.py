@@ -3,10 +3,10 @@ results name the commit they came from."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
 import yaml
+from conftest import REPO  # pytest puts tests/ on sys.path
 
 from colorize_core.training.device import cpu_has_bf16, use_bf16
 from colorize_core.training.provenance import COMMIT_AT_IMPORT, git_commit, provenance
@@ -16,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def test_environment_yml_lists_the_same_packages_as_pyproject():

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from conftest import REPO  # pytest puts tests/ on sys.path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "colorize_core"
+PACKAGE = REPO / "colorize_core"
 # The order colorize_core/__init__.py describes: a stage may import itself and the stages before it.
 STAGES = ("data", "models", "training", "evaluation", "runs", "reporting", "apps", "bench")
 MODULES = sorted(PACKAGE.rglob("*.py"))

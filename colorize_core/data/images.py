@@ -20,7 +20,7 @@ A PNG's transparent gray level or colour (``tRNS``) is matched on the file's own
 bits of them, so a 16-bit gray keeps its level and gets the right alpha. Every other mode goes
 through Pillow's own conversion: LAB (CIELab TIFF), YCbCr and HSV to sRGB, premultiplied alpha
 (La, RGBa) un-premultiplied, CMYK by Pillow's plain formula (no colour profile). ``rgb_alpha``
-converts an image already in memory; tests/test_reliability_decode.py checks each mode.
+converts an image already in memory; tests/data/test_decode_modes.py checks each mode.
 """
 
 from __future__ import annotations

@@ -1,14 +1,13 @@
-"""Data sets: the registry and its manifests against the shared copies, resolution order, offline
-downloads and their verification, faces_wild's LFW processing."""
+"""Data sets: the registry and its shipped manifests, resolution order, offline downloads and
+their verification, faces_wild's LFW processing; on synthetic files (tests/integration checks the
+manifests against the real copies in ../shared)."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import errno
 import hashlib
 import io
-import logging
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import PIL
 import pytest
+from conftest import synthetic_photos  # pytest puts tests/ on sys.path
 from PIL import Image
 
 from colorize_core.data import datasets
@@ -38,11 +38,7 @@ from colorize_core.data.manifest import (
     write_manifest,
 )
 from colorize_core.data.spec import DatasetError, DatasetSpec, Processing
-from colorize_core.runs import experiment
-from colorize_core.training.config import ExperimentConfig
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-FACES = SHARED / "faces" / "images"
 TOP = "SomeRepo-abc123"  # the top-level folder a GitHub archive wraps everything in
 
 
@@ -58,17 +54,27 @@ def make_root(folder: Path) -> Path:
     return folder / "images"
 
 
+def fake_faces(root: Path, count: int) -> Path:
+    """A data set root laid out as faces' is: ``count`` synthetic JPEGs images/image00000.jpg, ...
+    and their SHA256SUMS as ``sha256sum`` writes it. Returns ``root``."""
+    images = make_root(root)
+    lines = []
+    for i, rgb in enumerate(synthetic_photos(count, size=64)):
+        path = images / f"image{i:05}.jpg"
+        Image.fromarray(rgb).save(path, quality=90)
+        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  images/{path.name}\n")
+    (root / "SHA256SUMS").write_text("".join(lines), encoding="utf-8")
+    return root
+
+
 def tiny_spec(tmp_path: Path, count: int = 3) -> tuple[DatasetSpec, list[ManifestEntry]]:
-    """A spec for the first ``count`` faces, with its own manifest, and an archive of them."""
-    sums = sha256sums(SHARED / "faces")
-    entries = [
-        ManifestEntry(file, sums[file], f"face_images/{Path(file).name}")
-        for file in list(sums)[:count]
-    ]
+    """A spec for ``count`` stand-in faces (made in tmp_path/originals), with its own manifest,
+    and an archive of them."""
+    originals = fake_faces(tmp_path / "originals", count)
+    sums = sha256sums(originals)
+    entries = [ManifestEntry(file, sums[file], f"face_images/{Path(file).name}") for file in sums]
     write_manifest(tmp_path / "tiny.csv.gz", entries)
-    archive = make_archive(
-        tmp_path / "tiny.zip", {e.origin: FACES / Path(e.file).name for e in entries}
-    )
+    archive = make_archive(tmp_path / "tiny.zip", {e.origin: originals / e.file for e in entries})
     spec = DatasetSpec(
         name="tiny",
         url=archive.as_uri(),
@@ -106,43 +112,10 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 # --- the shipped manifests --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10", "faces_wild"])
-def test_manifest_lists_exactly_the_shared_files_and_hashes(name: str) -> None:
-    entries = read_manifest(DATASETS[name])
-    expected = sha256sums(SHARED / name)
-    assert [entry.file for entry in entries] == list(expected)
-    assert {entry.file: entry.sha256 for entry in entries} == expected
-
-
-def test_spec_urls_are_those_of_source_md() -> None:
-    assert list(DATASETS) == ["faces", "landscapes", "cifar10", "faces_wild"]
-    for name, spec in DATASETS.items():
-        assert spec.name == name
-        assert spec.url in (SHARED / name / "SOURCE.md").read_text(encoding="utf-8")
-    assert {name: spec.image_size for name, spec in DATASETS.items()} == {
-        "faces": 128,
-        "landscapes": 128,
-        "cifar10": 32,
-        "faces_wild": 128,
-    }
-
-
 def test_faces_origins() -> None:
     for entry in read_manifest(DATASETS["faces"]):
         assert entry.origin == "face_images/" + entry.file.removeprefix("images/")
         assert entry.label is None
-
-
-def test_landscapes_origins_and_labels_match_manifest_csv() -> None:
-    with open(SHARED / "landscapes" / "MANIFEST.csv", newline="", encoding="utf-8") as file:
-        rows = {row["file"]: row for row in csv.DictReader(file)}
-    entries = read_manifest(DATASETS["landscapes"])
-    assert len(entries) == len(rows) == 6000
-    for entry in entries:
-        assert (entry.origin, entry.label) == (
-            rows[entry.file]["origin_path"],
-            rows[entry.file]["class"],
-        )
 
 
 def test_cifar10_origins_and_labels_follow_the_class_folders() -> None:
@@ -154,16 +127,13 @@ def test_cifar10_origins_and_labels_follow_the_class_folders() -> None:
     assert len({entry.label for entry in entries}) == 10
 
 
-@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10", "faces_wild"])
-def test_shared_copies_verify(name: str) -> None:
-    verify_dataset(SHARED / name, name)
-
-
 def test_verify_names_missing_and_altered_files(tmp_path: Path) -> None:
     spec, _ = tiny_spec(tmp_path, count=3)
     root = tmp_path / "copy"
     (root / "images").mkdir(parents=True)
-    (root / "images" / "image00000.jpg").write_bytes((FACES / "image00000.jpg").read_bytes())
+    (root / "images" / "image00000.jpg").write_bytes(
+        (tmp_path / "originals" / "images" / "image00000.jpg").read_bytes()
+    )
     (root / "images" / "image00001.jpg").write_bytes(b"not a face")
     with pytest.raises(DatasetError, match=r"missing: 1 \(images/image00002.jpg\)") as info:
         verify_dataset(root, spec)
@@ -201,17 +171,9 @@ def test_colorize_data_without_the_name_falls_through(
     assert resolve_dataset("faces", download=False) == local
 
 
-def test_resolve_real_data_via_colorize_data(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setenv("COLORIZE_DATA", str(SHARED))
-    with caplog.at_level(logging.INFO, logger="colorize_core.data.datasets"):
-        assert resolve_dataset("cifar10", download=False) == SHARED / "cifar10" / "images"
-    assert "COLORIZE_DATA" in caplog.text
-
-
 def test_folder_syntax(tmp_path: Path) -> None:
-    assert resolve_dataset(f"folder:{FACES}") == FACES
+    photos = make_root(tmp_path / "faces")
+    assert resolve_dataset(f"folder:{photos}") == photos
     with pytest.raises(DatasetError, match="not a folder"):
         resolve_dataset(f"folder:{tmp_path / 'nowhere'}")
     (tmp_path / "file.jpg").write_bytes(b"")
@@ -230,19 +192,6 @@ def test_relative_locations_are_taken_from_the_callers_folder(
     monkeypatch.setenv("COLORIZE_DATA", "shared")
     found = resolve_dataset("faces", download=False)
     assert found.resolve() == (tmp_path / "shared" / "faces" / "images").resolve()
-
-
-def test_relative_colorize_data_is_found_from_the_repository_root_too(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The README's ``COLORIZE_DATA=../shared/datasets`` from notebooks/ (a JupyterLab kernel,
-    ``papermill --cwd notebooks``): not a folder there, so it is taken from the checkout's root."""
-    root = Path(datasets.__file__).resolve().parents[2]
-    monkeypatch.chdir(tmp_path)  # any other folder, as notebooks/ is
-    monkeypatch.setenv("COLORIZE_DATA", os.path.relpath(SHARED, root))
-    with caplog.at_level(logging.INFO, logger="colorize_core.data.datasets"):
-        found = resolve_dataset("faces", download=False)
-    assert found.resolve() == FACES.resolve() and str(found) in caplog.text
 
 
 def test_a_relative_colorize_data_found_nowhere_names_each_place_tried(
@@ -342,7 +291,7 @@ def test_download_extracts_and_verifies(tmp_path: Path) -> None:
     assert files == ["SHA256SUMS", *(entry.file for entry in entries)]  # nothing else extracted
     verify_dataset(dest, spec)
     assert sha256sums(dest) == {entry.file: entry.sha256 for entry in entries}
-    expected_sums = (SHARED / "faces" / "SHA256SUMS").read_text().splitlines(keepends=True)[:3]
+    expected_sums = (tmp_path / "originals" / "SHA256SUMS").read_text().splitlines(keepends=True)
     assert (dest / "SHA256SUMS").read_text() == "".join(expected_sums)
     assert leftovers(tmp_path / "data") == ["tiny"]  # no staging folder left behind
     with pytest.raises(DatasetError, match="already exists"):
@@ -359,7 +308,7 @@ def test_download_defaults_to_the_data_dir(tmp_path: Path, isolated: Path) -> No
 
 def test_tampered_member_is_named(tmp_path: Path) -> None:
     spec, entries = tiny_spec(tmp_path)
-    members: dict[str, Path | bytes] = {e.origin: FACES / Path(e.file).name for e in entries}
+    members: dict[str, Path | bytes] = {e.origin: tmp_path / "originals" / e.file for e in entries}
     members[entries[1].origin] = b"tampered"
     make_archive(tmp_path / "tiny.zip", members)
     with pytest.raises(DatasetError, match=r"wrong sha256: 1 \(images/image00001.jpg\)"):
@@ -369,7 +318,8 @@ def test_tampered_member_is_named(tmp_path: Path) -> None:
 
 def test_missing_member_is_named(tmp_path: Path) -> None:
     spec, entries = tiny_spec(tmp_path)
-    make_archive(tmp_path / "tiny.zip", {e.origin: FACES / Path(e.file).name for e in entries[:1]})
+    originals = tmp_path / "originals"
+    make_archive(tmp_path / "tiny.zip", {e.origin: originals / e.file for e in entries[:1]})
     with pytest.raises(
         DatasetError, match=r"missing: 2 \(images/image00001.jpg, images/image00002"
     ):
@@ -477,7 +427,6 @@ def test_resolve_reports_a_failed_download(
 
 # --- faces_wild: LFW photos, processed after extraction -----------------------------------------
 
-FACES_WILD = SHARED / "faces_wild"
 LFW = "data/lfw-deepfunneled"  # the LFW folder inside the dfi-tensorflow archive
 
 
@@ -536,26 +485,6 @@ def test_faces_wild_manifest_lists_5000_lfw_files() -> None:
     assert len({entry.label for entry in entries}) == 3969
 
 
-def test_faces_wild_origins_and_identities_match_manifest_csv() -> None:
-    commit = DATASETS["faces_wild"].url.removesuffix(".zip").rsplit("/", 1)[1]
-    with open(FACES_WILD / "MANIFEST.csv", newline="", encoding="utf-8") as file:
-        rows = {row["file"]: row for row in csv.DictReader(file)}
-    entries = read_manifest(DATASETS["faces_wild"])
-    assert len(entries) == len(rows)
-    for entry in entries:
-        top, origin = rows[entry.file]["original_path_in_archive"].split("/", 1)
-        assert (top, origin, entry.label) == (
-            f"dfi-tensorflow-{commit}",
-            entry.origin,
-            rows[entry.file]["identity"],
-        )
-
-
-def test_faces_wild_fingerprints_are_those_of_the_shared_files() -> None:
-    for entry in read_manifest(DATASETS["faces_wild"])[::100]:
-        assert picture_fingerprint((FACES_WILD / entry.file).read_bytes()) == entry.fingerprint
-
-
 def test_crop_resize_lfw_takes_the_centre_160_pixels() -> None:
     # Each pixel holds its position: R its column, G its row (0..249), B a mix of both.
     y, x = np.mgrid[0:250, 0:250]
@@ -577,19 +506,6 @@ def test_crop_resize_lfw_makes_rgb_and_refuses_other_sizes() -> None:
     assert (gray.mode, gray.size, gray.getpixel((0, 0))) == ("RGB", (128, 128), (77, 77, 77))
     with pytest.raises(ValueError, match=r"expected a 250x250 LFW image, got \(160, 160\)"):
         crop_resize_lfw(Image.new("RGB", (160, 160)))
-
-
-def test_process_lfw_writes_jpegs_as_the_shared_files_were_written() -> None:
-    made = process_lfw(lfw_photo(0))
-    with Image.open(io.BytesIO(made)) as image:
-        assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (128, 128))
-    # Quality 92 tables, 4:2:0, baseline, the same JFIF header: all bytes before the scan agree.
-    shipped = (FACES_WILD / "images" / "AJ_Lamas_0001.jpg").read_bytes()
-    assert made[: made.index(b"\xff\xda")] == shipped[: shipped.index(b"\xff\xda")]
-    with pytest.raises(ValueError, match="not an image Pillow can read"):
-        process_lfw(b"not a photo")
-    with pytest.raises(ValueError, match="a damaged image: image file is truncated"):
-        process_lfw(lfw_photo(0)[:2000])
 
 
 def test_faces_wild_download_processes_each_member(tmp_path: Path) -> None:
@@ -637,37 +553,3 @@ def test_faces_wild_download_names_another_jpeg_encoder(
     assert f"made with Pillow 13.0.0, this is Pillow {PIL.__version__} with libjpeg" in message
     assert "A different picture" not in message
     assert leftovers(tmp_path / "data") == []
-
-
-def test_verify_tells_a_reencoded_shared_copy_from_another_face(tmp_path: Path) -> None:
-    entries = read_manifest(DATASETS["faces_wild"])[:4]
-    write_manifest(tmp_path / "three.csv.gz", entries[:3])
-    spec = dataclasses.replace(DATASETS["faces_wild"], manifest=tmp_path / "three.csv.gz")
-    images = make_root(tmp_path / "copy")
-    first, second, third, fourth = (FACES_WILD / entry.file for entry in entries)
-    (images / first.name).write_bytes(reencode(first.read_bytes(), optimize=True))
-    (images / second.name).write_bytes(reencode(second.read_bytes(), quality=85))
-    shutil.copy(fourth, images / third.name)  # another face under this one's name
-    with pytest.raises(DatasetError) as info:
-        verify_dataset(tmp_path / "copy", spec)
-    message = str(info.value)
-    assert f"wrong sha256: 3 ({', '.join(entry.file for entry in entries[:3])})" in message
-    assert f"differs for 2 ({entries[0].file}, {entries[1].file}): they show" in message
-    assert f"A different picture for 1 ({entries[2].file})" in message
-
-
-def test_faces_wild_resolves_from_colorize_data_and_loads_by_name(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("COLORIZE_DATA", str(SHARED))
-    assert resolve_dataset("faces_wild", download=False) == FACES_WILD / "images"
-    # Loaded by name through an experiment, from a few of its files: all 5000 take ~20 s.
-    few = make_root(tmp_path / "few")
-    for entry in read_manifest(DATASETS["faces_wild"])[:12]:
-        shutil.copy(FACES_WILD / entry.file, few)
-    config = ExperimentConfig.from_params(
-        dataset="faces_wild", data_path=str(tmp_path / "few"), limit=10, image_size=64
-    )
-    data, split = experiment.load_data(config)
-    assert (data.name, len(data), tuple(data.lab.shape)) == ("faces_wild", 10, (10, 3, 64, 64))
-    assert sorted(split.train + split.val + split.test) == sorted(data.files)

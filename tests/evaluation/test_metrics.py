@@ -33,7 +33,7 @@ from colorize_core.data.ab_bins import ab_bins, bin_prior
 from colorize_core.data.color import join_lab, lab_to_rgb, rgb_to_lab, split_lab
 from colorize_core.evaluation import metrics, reference_metrics
 
-N_REAL = 6
+N_PHOTOS = 6
 KEYS = [
     "mse_ab",
     "psnr_ab",
@@ -58,9 +58,9 @@ KEYS = [
 
 
 @pytest.fixture(scope="module")
-def real_lab(face_rgb) -> torch.Tensor:
-    """(N_REAL, 3, 128, 128) float32 Lab of real face photos (conftest's JPEGs, uint8 / 255)."""
-    rgb = torch.from_numpy(face_rgb[:N_REAL].astype(np.float32) / 255.0)
+def photo_lab(synthetic_rgb) -> torch.Tensor:
+    """(N_PHOTOS, 3, 128, 128) float32 Lab of 8-bit photos (conftest's synthetic ones) / 255."""
+    rgb = torch.from_numpy(synthetic_rgb[:N_PHOTOS].astype(np.float32) / 255.0)
     return rgb_to_lab(rgb.permute(0, 3, 1, 2).contiguous())
 
 
@@ -81,10 +81,10 @@ PREDICTIONS = ["shifted", "blurred", "desaturated", "noisy", "gray", "constant"]
 
 
 @pytest.fixture(scope="module", params=PREDICTIONS)
-def real_pair(request, real_lab) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted Lab, true Lab), (N_REAL, 3, 128, 128) float32, same L."""
-    lightness, ab = split_lab(real_lab)
-    return join_lab(lightness, _predictions(ab)[request.param]), real_lab
+def photo_pair(request, photo_lab) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted Lab, true Lab), (N_PHOTOS, 3, 128, 128) float32, same L."""
+    lightness, ab = split_lab(photo_lab)
+    return join_lab(lightness, _predictions(ab)[request.param]), photo_lab
 
 
 def _random_lab(n: int, size: tuple[int, int], seed: int) -> torch.Tensor:
@@ -166,42 +166,42 @@ def test_other_bad_input_raises():
 # ideal values
 
 
-def test_identical_inputs_give_ideal_values(real_lab):
-    lightness, ab = split_lab(real_lab)
-    rgb = lab_to_rgb(real_lab)
-    torch.testing.assert_close(metrics.mse_ab(ab, ab), torch.zeros(N_REAL))
-    torch.testing.assert_close(metrics.psnr_ab(ab, ab), torch.full((N_REAL,), 100.0))
-    torch.testing.assert_close(metrics.psnr_rgb(rgb, rgb), torch.full((N_REAL,), 100.0))
-    torch.testing.assert_close(metrics.ssim_rgb(rgb, rgb), torch.ones(N_REAL))
-    torch.testing.assert_close(metrics.delta_e76(real_lab, real_lab), torch.zeros(N_REAL))
-    torch.testing.assert_close(metrics.delta_e2000(real_lab, real_lab), torch.zeros(N_REAL))
-    torch.testing.assert_close(metrics.auc_ab(ab, ab), torch.ones(N_REAL))
+def test_identical_inputs_give_ideal_values(photo_lab):
+    lightness, ab = split_lab(photo_lab)
+    rgb = lab_to_rgb(photo_lab)
+    torch.testing.assert_close(metrics.mse_ab(ab, ab), torch.zeros(N_PHOTOS))
+    torch.testing.assert_close(metrics.psnr_ab(ab, ab), torch.full((N_PHOTOS,), 100.0))
+    torch.testing.assert_close(metrics.psnr_rgb(rgb, rgb), torch.full((N_PHOTOS,), 100.0))
+    torch.testing.assert_close(metrics.ssim_rgb(rgb, rgb), torch.ones(N_PHOTOS))
+    torch.testing.assert_close(metrics.delta_e76(photo_lab, photo_lab), torch.zeros(N_PHOTOS))
+    torch.testing.assert_close(metrics.delta_e2000(photo_lab, photo_lab), torch.zeros(N_PHOTOS))
+    torch.testing.assert_close(metrics.auc_ab(ab, ab), torch.ones(N_PHOTOS))
     prior = bin_prior(ab, ab_bins())
-    torch.testing.assert_close(metrics.auc_ab_rebalanced(ab, ab, prior), torch.ones(N_REAL))
+    torch.testing.assert_close(metrics.auc_ab_rebalanced(ab, ab, prior), torch.ones(N_PHOTOS))
     for score in metrics.ab_classification(ab, ab).values():
-        torch.testing.assert_close(score, torch.ones(N_REAL))
+        torch.testing.assert_close(score, torch.ones(N_PHOTOS))
 
 
 # ---------------------------------------------------------------------------------------------
-# references on real images
+# references on photo-like images
 
 
-def test_mse_and_psnr_ab_match_reference(real_pair):
-    (_, ab_pred), (_, ab_true) = split_lab(real_pair[0]), split_lab(real_pair[1])
+def test_mse_and_psnr_ab_match_reference(photo_pair):
+    (_, ab_pred), (_, ab_true) = split_lab(photo_pair[0]), split_lab(photo_pair[1])
     mse = metrics.mse_ab(ab_pred, ab_true)
     psnr = metrics.psnr_ab(ab_pred, ab_true)
-    for i in range(N_REAL):
+    for i in range(N_PHOTOS):
         pred, true = ab_pred[i].double().numpy() / 128, ab_true[i].double().numpy() / 128
         assert mse[i].item() == pytest.approx(np.mean((pred - true) ** 2), rel=1e-5)
         reference = peak_signal_noise_ratio(true, pred, data_range=1)
         assert psnr[i].item() == pytest.approx(reference, rel=1e-4)
 
 
-def test_psnr_and_ssim_rgb_match_skimage(real_pair):
-    rgb_pred, rgb_true = lab_to_rgb(real_pair[0]), lab_to_rgb(real_pair[1])
+def test_psnr_and_ssim_rgb_match_skimage(photo_pair):
+    rgb_pred, rgb_true = lab_to_rgb(photo_pair[0]), lab_to_rgb(photo_pair[1])
     psnr = metrics.psnr_rgb(rgb_pred, rgb_true)
     ssim = metrics.ssim_rgb(rgb_pred, rgb_true)
-    for i in range(N_REAL):
+    for i in range(N_PHOTOS):
         pred, true = _hwc(rgb_pred[i]), _hwc(rgb_true[i])
         reference = peak_signal_noise_ratio(true, pred, data_range=1)
         assert psnr[i].item() == pytest.approx(reference, rel=1e-4)
@@ -209,22 +209,22 @@ def test_psnr_and_ssim_rgb_match_skimage(real_pair):
         assert ssim[i].item() == pytest.approx(reference, rel=1e-4)
 
 
-def test_delta_e_match_skimage(real_pair):
-    lab_pred, lab_true = real_pair
+def test_delta_e_match_skimage(photo_pair):
+    lab_pred, lab_true = photo_pair
     e76 = metrics.delta_e76(lab_pred, lab_true)
     e2000 = metrics.delta_e2000(lab_pred, lab_true)
-    for i in range(N_REAL):
+    for i in range(N_PHOTOS):
         pred, true = _hwc(lab_pred[i]), _hwc(lab_true[i])
         assert e76[i].item() == pytest.approx(deltaE_cie76(true, pred).mean(), abs=1e-3)
         assert e2000[i].item() == pytest.approx(deltaE_ciede2000(true, pred).mean(), abs=1e-3)
 
 
-def test_colorfulness_and_auc_match_numpy(real_pair):
-    lab_pred, lab_true = real_pair
+def test_colorfulness_and_auc_match_numpy(photo_pair):
+    lab_pred, lab_true = photo_pair
     rgb_pred = lab_to_rgb(lab_pred)
     colorfulness = metrics.colorfulness(rgb_pred)
     auc = metrics.auc_ab(lab_pred[:, 1:], lab_true[:, 1:])
-    for i in range(N_REAL):
+    for i in range(N_PHOTOS):
         reference = reference_metrics.colorfulness(rgb_pred[i].numpy())
         assert colorfulness[i].item() == pytest.approx(reference, rel=1e-4, abs=1e-4)
         reference = reference_metrics.auc_ab(lab_pred[i, 1:].numpy(), lab_true[i, 1:].numpy())
@@ -249,12 +249,12 @@ def _split_prior(ab_true: torch.Tensor) -> np.ndarray:
     return np.bincount(index, minlength=len(ab_bins())) / index.size
 
 
-def test_auc_rebalanced_matches_numpy(real_pair):
-    ab_pred, ab_true = real_pair[0][:, 1:], real_pair[1][:, 1:]
+def test_auc_rebalanced_matches_numpy(photo_pair):
+    ab_pred, ab_true = photo_pair[0][:, 1:], photo_pair[1][:, 1:]
     prior = _split_prior(ab_true)
     auc = metrics.auc_ab_rebalanced(ab_pred, ab_true, torch.from_numpy(prior))
-    assert auc.shape == (N_REAL,) and auc.dtype == torch.float32
-    for i in range(N_REAL):
+    assert auc.shape == (N_PHOTOS,) and auc.dtype == torch.float32
+    for i in range(N_PHOTOS):
         reference = _auc_rebalanced_reference(ab_pred[i].numpy(), ab_true[i].numpy(), prior)
         assert auc[i].item() == pytest.approx(reference, abs=1e-5)
 
@@ -285,10 +285,10 @@ def test_auc_rebalanced_by_hand():
     assert metrics.auc_ab(ab_pred, ab_true).item() == pytest.approx((3 + 141 / 151) / 4)
 
 
-def test_auc_rebalanced_punishes_gray_more(real_lab):
+def test_auc_rebalanced_punishes_gray_more(photo_lab):
     # rare saturated colours weigh more, and gray gets exactly those wrong (on average: an
     # image's own rare colours can be pale ones)
-    _, ab = split_lab(real_lab)
+    _, ab = split_lab(photo_lab)
     gray = torch.zeros_like(ab)
     rebalanced = metrics.auc_ab_rebalanced(gray, ab, bin_prior(ab, ab_bins()))
     assert rebalanced.mean() < metrics.auc_ab(gray, ab).mean() - 0.01
@@ -306,18 +306,18 @@ def test_auc_rebalanced_bad_input_raises():
         metrics.auc_ab_rebalanced(ab, ab[..., :3], prior)
 
 
-def test_ab_histogram_matches_numpy(real_pair):
-    ab_pred = real_pair[0][:, 1:]
+def test_ab_histogram_matches_numpy(photo_pair):
+    ab_pred = photo_pair[0][:, 1:]
     histogram = metrics.ab_histogram(ab_pred)
-    assert histogram.shape == (N_REAL, len(ab_bins())) and histogram.dtype == torch.int64
-    for i in range(N_REAL):
+    assert histogram.shape == (N_PHOTOS, len(ab_bins())) and histogram.dtype == torch.int64
+    for i in range(N_PHOTOS):
         expected = np.bincount(_nearest_bin(ab_pred[i].numpy()), minlength=len(ab_bins()))
         np.testing.assert_array_equal(histogram[i].numpy(), expected)
 
 
-def test_ab_js_divergence_matches_scipy(real_pair):
-    hist_pred = metrics.ab_histogram(real_pair[0][:, 1:])
-    hist_true = metrics.ab_histogram(real_pair[1][:, 1:])
+def test_ab_js_divergence_matches_scipy(photo_pair):
+    hist_pred = metrics.ab_histogram(photo_pair[0][:, 1:])
+    hist_true = metrics.ab_histogram(photo_pair[1][:, 1:])
     pooled_pred, pooled_true = hist_pred.sum(0).double().numpy(), hist_true.sum(0).double().numpy()
     reference = jensenshannon(pooled_pred, pooled_true, base=2) ** 2
     assert metrics.ab_js_divergence(hist_pred, hist_true) == pytest.approx(reference, abs=1e-9)
@@ -348,10 +348,10 @@ def test_js_divergence_bounds_and_errors():
         metrics.js_divergence(np.zeros(3), np.ones(3))
 
 
-def test_ab_classification_matches_sklearn(real_pair):
-    ab_pred, ab_true = real_pair[0][:, 1:], real_pair[1][:, 1:]
+def test_ab_classification_matches_sklearn(photo_pair):
+    ab_pred, ab_true = photo_pair[0][:, 1:], photo_pair[1][:, 1:]
     scores = metrics.ab_classification(ab_pred, ab_true)
-    for i in range(N_REAL):
+    for i in range(N_PHOTOS):
         reference = reference_metrics.ab_classification(
             ab_pred[i].numpy(), ab_true[i].numpy(), grid=10
         )
@@ -494,20 +494,20 @@ def test_ab_classification_by_hand():
 # batching, dtype, device
 
 
-def test_batch_equals_per_image(real_lab):
-    lightness, ab_true = split_lab(real_lab)
+def test_batch_equals_per_image(photo_lab):
+    lightness, ab_true = split_lab(photo_lab)
     ab_pred = _predictions(ab_true)["desaturated"]
     prior = bin_prior(ab_true, ab_bins())  # shared, as evaluate() shares the split's prior
     batch = metrics.image_metrics(lightness, ab_pred, ab_true, prior)
-    for i in range(N_REAL):
+    for i in range(N_PHOTOS):
         one = slice(i, i + 1)
         single = metrics.image_metrics(lightness[one], ab_pred[one], ab_true[one], prior)
         for key in KEYS:
             assert single[key].item() == pytest.approx(batch[key][i].item(), rel=1e-5, abs=1e-6)
 
 
-def test_float64_agrees_with_float32(real_lab):
-    lightness, ab_true = split_lab(real_lab)
+def test_float64_agrees_with_float32(photo_lab):
+    lightness, ab_true = split_lab(photo_lab)
     ab_pred = _predictions(ab_true)["blurred"]
     value32 = metrics.image_metrics(lightness, ab_pred, ab_true)
     value64 = metrics.image_metrics(lightness.double(), ab_pred.double(), ab_true.double())
@@ -517,8 +517,8 @@ def test_float64_agrees_with_float32(real_lab):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_agrees_with_cpu(real_lab):
-    lightness, ab_true = split_lab(real_lab)
+def test_cuda_agrees_with_cpu(photo_lab):
+    lightness, ab_true = split_lab(photo_lab)
     ab_pred = _predictions(ab_true)["noisy"]
     on_cpu = metrics.image_metrics(lightness, ab_pred, ab_true)
     on_gpu = metrics.image_metrics(lightness.cuda(), ab_pred.cuda(), ab_true.cuda())
@@ -530,14 +530,14 @@ def test_cuda_agrees_with_cpu(real_lab):
 # image_metrics and METRICS
 
 
-def test_image_metrics_on_real_images(real_pair):
-    lab_pred, lab_true = real_pair
+def test_image_metrics_on_photo_like_images(photo_pair):
+    lab_pred, lab_true = photo_pair
     lightness, ab_true = split_lab(lab_true)
     ab_pred = lab_pred[:, 1:]
     values = metrics.image_metrics(lightness, ab_pred, ab_true)
     assert list(values) == KEYS
     for key, value in values.items():
-        assert value.shape == (N_REAL,), key
+        assert value.shape == (N_PHOTOS,), key
         assert value.dtype == torch.float64 and value.device.type == "cpu", key
         assert torch.isfinite(value).all(), key
     rgb_pred = lab_to_rgb(lab_pred)
@@ -572,14 +572,14 @@ TOLERANCE = {
 }
 
 
-def test_image_metrics_equal_the_per_image_references(real_pair):
+def test_image_metrics_equal_the_per_image_references(photo_pair):
     """All fifteen at once against reference_metrics (the per-image path the benchmark times)
     and, for the rebalanced AuC, whose prior spans the batch, against the numpy one here."""
-    lab_pred, lab_true = real_pair
+    lab_pred, lab_true = photo_pair
     values = metrics.image_metrics(lab_true[:, :1], lab_pred[:, 1:], lab_true[:, 1:])
     assert set(TOLERANCE) == set(values)
     prior, bins = _split_prior(lab_true[:, 1:]), ab_bins().double().numpy()
-    for i in range(N_REAL):
+    for i in range(N_PHOTOS):
         reference = reference_metrics.image_metrics(
             _hwc(lab_pred[i]), _hwc(lab_true[i]), prior, bins
         )

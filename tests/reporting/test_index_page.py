@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from browser import headless_chromium  # pytest puts tests/ on sys.path
+from conftest import REPO  # pytest puts tests/ on sys.path
 
 from colorize_core.reporting import digest, index_page
 
-COMMITTED = Path(__file__).resolve().parents[1] / "reports" / "cpu"
+COMMITTED = REPO / "reports" / "cpu"
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,13 @@
 
 import ast
 import json
-from pathlib import Path
 
 import pytest
+from conftest import REPO  # pytest puts tests/ on sys.path
 
 from colorize_core.reporting.profiles import NOTEBOOKS, PROFILES, notebook_parameters
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK_DIR = REPO / "notebooks"
 
 
 def cells(name: str) -> list[dict]:
@@ -22,7 +22,7 @@ def parameters_cell(name: str) -> dict:
 
 
 def test_every_suite_notebook_exists_and_nothing_else_is_there():
-    # colorize_your_photos is not part of the suite (tests/test_infer.py covers it)
+    # colorize_your_photos is not part of the suite (tests/apps/test_infer.py covers it)
     expected = sorted([*NOTEBOOKS, "colorize_your_photos"])
     assert sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")) == expected
 

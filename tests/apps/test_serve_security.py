@@ -21,7 +21,7 @@ import torch
 from browser import headless_chromium  # pytest puts tests/ on sys.path
 from PIL import Image
 from selenium.webdriver.common.by import By
-from test_serve import (
+from test_serve import (  # beside this file: pytest puts tests/apps/ on sys.path
     BROWSER_WAIT,
     PANELS_LOADED,
     encode,

@@ -36,9 +36,9 @@ def bins() -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def face_ab(face_rgb) -> torch.Tensor:
-    """(4, 2, 128, 128) float32 ab of real faces."""
-    rgb = torch.from_numpy(face_rgb[:4].astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+def photo_ab(synthetic_rgb) -> torch.Tensor:
+    """(4, 2, 128, 128) float32 ab of synthetic photos (8-bit sRGB, so all in gamut)."""
+    rgb = torch.from_numpy(synthetic_rgb[:4].astype(np.float32) / 255.0).permute(0, 3, 1, 2)
     return rgb_to_lab(rgb.contiguous())[:, 1:].contiguous()
 
 
@@ -140,10 +140,10 @@ def _assert_nearest(index: torch.Tensor, ab: torch.Tensor, bins: torch.Tensor) -
 
 
 @pytest.mark.parametrize("scale", [None, 60.0, 400.0])
-def test_nearest_bins_match_a_kdtree(bins, face_ab, scale):
-    # real faces (all in gamut: the lattice lookup), then random ab partly or mostly out of
+def test_nearest_bins_match_a_kdtree(bins, photo_ab, scale):
+    # 8-bit photos (all in gamut: the lattice lookup), then random ab partly or mostly out of
     # gamut (the exhaustive search for the rest)
-    ab = face_ab if scale is None else _random_ab((3, 2, 17, 23), scale, seed=1)
+    ab = photo_ab if scale is None else _random_ab((3, 2, 17, 23), scale, seed=1)
     index = nearest_bins(ab, bins)
     assert index.shape == (len(ab), *ab.shape[2:]) and index.dtype == torch.int64
     _assert_nearest(index, ab, bins)
@@ -161,9 +161,9 @@ def test_nearest_bins_of_centres_are_themselves(bins):
     assert (nearest_bins(centres, bins).flatten() == torch.arange(len(bins))).all()
 
 
-def test_ties_go_to_the_lowest_index(bins, face_rgb):
+def test_ties_go_to_the_lowest_index(bins, synthetic_rgb):
     # float16 Lab (the data cache's dtype) puts many pixels exactly between two centres
-    lab16 = rgb_to_lab(torch.from_numpy(face_rgb[:2] / 255.0).permute(0, 3, 1, 2)).half()
+    lab16 = rgb_to_lab(torch.from_numpy(synthetic_rgb[:2] / 255.0).permute(0, 3, 1, 2)).half()
     ab = lab16[:, 1:].float()
     expected = cdist(_rows(ab), bins.double().numpy()).argmin(axis=1)  # first of equals
     np.testing.assert_array_equal(nearest_bins(ab, bins).flatten().numpy(), expected)
@@ -191,8 +191,8 @@ def _soft_encode_reference(ab: torch.Tensor, bins: torch.Tensor, k: int, sigma: 
 
 
 @pytest.mark.parametrize(("k", "sigma"), [(5, 5.0), (1, 5.0), (3, 12.0)])
-def test_soft_encode_matches_numpy(bins, face_ab, k, sigma):
-    ab = torch.cat((face_ab[:1, :, :6, :7], _random_ab((1, 2, 6, 7), 110.0, seed=4)))
+def test_soft_encode_matches_numpy(bins, photo_ab, k, sigma):
+    ab = torch.cat((photo_ab[:1, :, :6, :7], _random_ab((1, 2, 6, 7), 110.0, seed=4)))
     encoded = soft_encode(ab, bins, k=k, sigma=sigma)
     assert encoded.shape == (2, len(bins), 6, 7) and encoded.dtype == torch.float32
     as_rows = encoded.permute(0, 2, 3, 1).reshape(-1, len(bins)).double().numpy()
@@ -227,13 +227,13 @@ def test_bad_input_raises(bins):
 # prior and rebalancing
 
 
-def test_bin_prior_matches_numpy_and_accepts_batches(bins, face_ab):
-    prior = bin_prior(face_ab, bins)
+def test_bin_prior_matches_numpy_and_accepts_batches(bins, photo_ab):
+    prior = bin_prior(photo_ab, bins)
     assert prior.dtype == torch.float64 and prior.shape == (len(bins),)
-    index = cdist(_rows(face_ab), bins.double().numpy()).argmin(axis=1)
+    index = cdist(_rows(photo_ab), bins.double().numpy()).argmin(axis=1)
     expected = np.bincount(index, minlength=len(bins)) / index.size
     np.testing.assert_allclose(prior.numpy(), expected, rtol=0, atol=1e-9)
-    torch.testing.assert_close(bin_prior(iter(face_ab.split(1)), bins), prior)
+    torch.testing.assert_close(bin_prior(iter(photo_ab.split(1)), bins), prior)
     with pytest.raises(ValueError, match="at least one pixel"):
         bin_prior([], bins)
 
@@ -245,8 +245,8 @@ def _smoothed(prior: np.ndarray, centres: np.ndarray, sigma: float) -> np.ndarra
 
 
 @pytest.mark.parametrize(("sigma", "lam"), [(5.0, 0.5), (10.0, 0.2)])
-def test_rebalance_weights_match_numpy(bins, face_ab, sigma, lam):
-    prior = bin_prior(face_ab, bins).numpy()
+def test_rebalance_weights_match_numpy(bins, photo_ab, sigma, lam):
+    prior = bin_prior(photo_ab, bins).numpy()
     weights = rebalance_weights(torch.from_numpy(prior), bins, sigma=sigma, lam=lam).numpy()
     smooth = _smoothed(prior, bins.double().numpy(), sigma)
     expected = 1 / ((1 - lam) * smooth + lam / len(bins))
@@ -257,14 +257,14 @@ def test_rebalance_weights_match_numpy(bins, face_ab, sigma, lam):
     assert weights[smooth.argmax()] < 1 < weights[smooth.argmin()]
 
 
-def test_rebalance_weights_without_rebalancing_are_ones(bins, face_ab):
-    weights = rebalance_weights(bin_prior(face_ab, bins), bins, lam=1.0)
+def test_rebalance_weights_without_rebalancing_are_ones(bins, photo_ab):
+    weights = rebalance_weights(bin_prior(photo_ab, bins), bins, lam=1.0)
     torch.testing.assert_close(weights, torch.ones(len(bins), dtype=torch.float64))
     with pytest.raises(ValueError, match="lam"):
-        rebalance_weights(bin_prior(face_ab, bins), bins, lam=1.5)
+        rebalance_weights(bin_prior(photo_ab, bins), bins, lam=1.5)
     # no uniform mix: fine while the smoothed prior covers every bin, an error where it cannot
-    smooth = _smoothed(bin_prior(face_ab, bins).numpy(), bins.double().numpy(), 5.0)
-    weights = rebalance_weights(bin_prior(face_ab, bins), bins, lam=0.0).numpy()
+    smooth = _smoothed(bin_prior(photo_ab, bins).numpy(), bins.double().numpy(), 5.0)
+    weights = rebalance_weights(bin_prior(photo_ab, bins), bins, lam=0.0).numpy()
     np.testing.assert_allclose(weights, 1 / smooth / (smooth @ (1 / smooth)), rtol=1e-10)
     one_bin = torch.zeros(len(bins), dtype=torch.float64)
     one_bin[0] = 1.0  # (-90, 50): exp(-d^2 / 50) underflows for the far side of the gamut

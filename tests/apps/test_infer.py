@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import REPO  # pytest puts tests/ on sys.path
 from PIL import Image, ImageOps
 
 from colorize_core.apps import batch, cli, photo, photo_notebook, sources
@@ -28,7 +29,7 @@ from colorize_core.training.checkpoint import (
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.loading import load_model
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "colorize_your_photos.ipynb"
+NOTEBOOK = REPO / "notebooks" / "colorize_your_photos.ipynb"
 # Output L against input L: only the 8-bit rounding of the rebuilt RGB, since colours outside sRGB
 # lose chroma, not lightness. Measured: at most 0.23 in these tests, and also for a model that
 # predicts saturated colour everywhere (plain RGB clipping: 1.9 for the tiny model, 42 for that).

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 import torch
-from test_train import tiny_config  # pytest puts tests/ on sys.path
+from tiny_runs import tiny_config  # pytest puts tests/ on sys.path
 from torch import nn
 
 from colorize_core.evaluation.evaluate import evaluate

@@ -1,4 +1,5 @@
-"""Decode-once tensor cache, skip accounting, the seeded split, batches and augmentation."""
+"""The decode-once tensor cache: skip accounting, reuse and invalidation, damaged or half-written
+caches, full disks, and file names that are not UTF-8."""
 
 import hashlib
 import json
@@ -14,15 +15,13 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from skimage.color import rgb2lab
 
 from colorize_core.data import cache as cache_module
 from colorize_core.data import images
 from colorize_core.data.atomic import NoSpaceLeft
-from colorize_core.data.augment import Augment
 from colorize_core.data.cache import load_images
 from colorize_core.data.datasets import DatasetError
-from colorize_core.data.split import Split, iterate_batches, make_split, select
+from colorize_core.data.split import Split, make_split
 
 
 def pattern(size: int, seed: int) -> np.ndarray:
@@ -291,109 +290,3 @@ def test_names_that_are_not_utf8_write_to_tables_json_and_splits(odd_names, tmp_
     assert pd.read_csv(tmp_path / "per_image.csv", index_col="file").index.tolist() == data.files
     text = json.dumps({"files": data.files, "skipped": data.skipped}, ensure_ascii=False)
     (tmp_path / "report.json").write_bytes(text.encode("utf-8"))
-
-
-@pytest.fixture(scope="module")
-def faces():
-    return load_images("faces")
-
-
-def test_faces_load_whole_and_match_skimage(faces, face_rgb):
-    assert len(faces) == 750 and faces.skipped == {} and faces.size == 128
-    assert faces.files[0] == "image00000.jpg"
-    expected = np.stack([rgb2lab(im) for im in face_rgb])
-    got = faces.lab[:8].float().permute(0, 2, 3, 1).numpy()
-    assert np.abs(got - expected).max() < 0.07  # float16 storage: within 0.03 + conversion error
-
-
-def test_split_is_seeded_disjoint_and_complete(faces):
-    split = make_split(faces.files, seed=0)
-    assert (len(split.train), len(split.val), len(split.test)) == (525, 112, 113)
-    assert set(split.train) | set(split.val) | set(split.test) == set(faces.files)
-    assert not set(split.train) & set(split.test) and not set(split.val) & set(split.test)
-    assert make_split(faces.files, seed=0) == split
-    assert make_split(faces.files, seed=1).test != split.test
-
-
-def test_split_saves_and_loads(faces, tmp_path):
-    split = make_split(faces.files, seed=3)
-    split.save(tmp_path / "split.json")
-    assert Split.load(tmp_path / "split.json") == split
-    test = select(faces, split, "test")
-    assert test.files == split.test
-    with pytest.raises(ValueError, match="unknown split"):
-        select(faces, split, "holdout")
-
-
-def test_split_of_other_data_is_refused(faces):
-    split = make_split([f"other{i}.jpg" for i in range(20)], seed=0)
-    with pytest.raises(DatasetError, match="different data"):
-        select(faces, split, "test")
-    with pytest.raises(DatasetError, match="too few"):
-        make_split(["a.jpg", "b.jpg"], seed=0)
-
-
-def test_batches_without_augmentation_are_the_cached_tensors(faces):
-    test = faces.subset(range(10))
-    batches = list(iterate_batches(test, 4))
-    assert [len(b) for b in batches] == [4, 4, 2]
-    assert torch.equal(torch.cat(batches), test.lab.float())
-    assert [len(b) for b in iterate_batches(test, 4, drop_last=True)] == [4, 4]
-
-
-def test_shuffle_and_augmentation_follow_the_generator(faces):
-    train = faces.subset(range(12))
-    augment = Augment()
-
-    def run(seed):
-        generator = torch.Generator().manual_seed(seed)
-        return torch.cat(
-            list(iterate_batches(train, 5, shuffle=True, generator=generator, augment=augment))
-        )
-
-    assert torch.equal(run(0), run(0))
-    assert not torch.equal(run(0), run(1))
-
-
-def test_identity_and_flip():
-    batch = torch.rand(3, 3, 16, 16)
-    same = Augment(hflip=0.0, max_rotation=0.0, min_crop_scale=1.0)(batch)
-    assert torch.allclose(same, batch, atol=1e-5)
-    flipped = Augment(hflip=1.0, max_rotation=0.0, min_crop_scale=1.0)(batch)
-    assert torch.equal(flipped, batch.flip(-1))
-    # the general affine path (any rotation turns it on) agrees with the exact fast path
-    warped = Augment(hflip=1.0, max_rotation=1e-9, min_crop_scale=1.0)(batch)
-    assert torch.allclose(warped, batch.flip(-1), atol=1e-5)
-    unflipped = Augment(hflip=0.0, max_rotation=1e-9, min_crop_scale=1.0)(batch)
-    assert torch.allclose(unflipped, batch, atol=1e-5)
-
-
-def test_flip_leaves_its_input_alone_unless_told_it_may_overwrite_it():
-    batch, flip = torch.rand(8, 3, 4, 4), Augment(max_rotation=0.0, min_crop_scale=1.0)
-    original = batch.clone()
-    copied = flip(batch, torch.Generator().manual_seed(1))
-    assert torch.equal(batch, original)
-    flipped = [i for i in range(8) if not torch.equal(copied[i], original[i])]
-    assert 0 < len(flipped) < 8  # per image, not per batch
-    assert all(torch.equal(copied[i], original[i].flip(-1)) for i in flipped)
-    in_place = flip(batch, torch.Generator().manual_seed(1), inplace=True)
-    assert in_place.data_ptr() == batch.data_ptr() and torch.equal(in_place, copied)
-
-
-def test_augmentation_moves_l_and_ab_together_and_varies_per_image():
-    lightness = torch.rand(8, 1, 32, 32) * 100
-    lab = torch.cat([lightness, 0.5 * lightness, -0.25 * lightness], dim=1)
-    out = Augment(max_rotation=15, min_crop_scale=0.6)(lab, torch.Generator().manual_seed(0))
-    assert out.shape == lab.shape
-    assert torch.allclose(out[:, 1], 0.5 * out[:, 0], atol=1e-3)
-    assert torch.allclose(out[:, 2], -0.25 * out[:, 0], atol=1e-3)
-    # same input image everywhere: different outputs show per-image parameters
-    same = lab[:1].expand(8, -1, -1, -1).contiguous()
-    out = Augment()(same, torch.Generator().manual_seed(0))
-    assert len({round(float(o.sum()), 2) for o in out}) > 4
-
-
-@pytest.mark.parametrize("kwargs", [{"hflip": 2.0}, {"max_rotation": 90}, {"min_crop_scale": 0}])
-def test_augment_rejects_bad_settings(kwargs):
-    with pytest.raises(ValueError):
-        Augment(**kwargs)

@@ -50,14 +50,14 @@ def test_rgb_to_lab_matches_skimage_on_random_images():
     assert np.abs(to_nhwc(color.rgb_to_lab(rgb.double())) - expected).max() < 1e-9
 
 
-def test_rgb_to_lab_matches_skimage_on_real_faces(face_rgb):
-    rgb = to_nchw(face_rgb).float() / 255.0
-    expected = np.stack([rgb2lab(im) for im in face_rgb])
+def test_rgb_to_lab_matches_skimage_on_synthetic_photos(synthetic_rgb):
+    rgb = to_nchw(synthetic_rgb).float() / 255.0
+    expected = np.stack([rgb2lab(im) for im in synthetic_rgb])
     assert np.abs(to_nhwc(color.rgb_to_lab(rgb)) - expected).max() < 1e-3
 
 
-def test_lab_to_rgb_matches_skimage_in_gamut(face_rgb):
-    lab = np.stack([rgb2lab(im) for im in face_rgb])
+def test_lab_to_rgb_matches_skimage_in_gamut(synthetic_rgb):
+    lab = np.stack([rgb2lab(im) for im in synthetic_rgb])
     expected = np.stack([lab2rgb(im) for im in lab])
     got = to_nhwc(color.lab_to_rgb(to_nchw(lab).float()))
     assert np.abs(got - expected).max() < 1e-4
@@ -134,8 +134,8 @@ def test_keeping_l_reduces_chroma_not_lightness_outside_srgb():
     assert (torch.remainder(hue + torch.pi, 2 * torch.pi) - torch.pi)[vivid].abs().max() < 0.05
 
 
-def test_uint8_images_gray_and_back(face_rgb):
-    rgb = face_rgb[0]
+def test_uint8_images_gray_and_back(synthetic_rgb):
+    rgb = synthetic_rgb[0]
     lab = color.uint8_to_lab(rgb)
     assert lab.shape == (3, *rgb.shape[:2]) and lab.dtype == torch.float32
     assert np.abs(to_nhwc(lab[None])[0] - rgb2lab(rgb)).max() < 1e-3

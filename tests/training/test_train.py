@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from tiny_runs import TINY, tiny_config  # pytest puts tests/ on sys.path
 
 from colorize_core.data.cache import load_images
 from colorize_core.data.split import make_split
@@ -22,21 +23,6 @@ from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.device import pick_device
 from colorize_core.training.fit import TrainingDiverged, fit, write_history
 from colorize_core.training.loading import load_model
-
-# conv_ae at a quarter of its width: the same code paths as the full model, a fraction of the time
-TINY = {
-    "dataset": "faces",
-    "image_size": 32,
-    "limit": 40,
-    "batch_size": 8,
-    "lr": 1e-3,
-    "model_kwargs": {"base": 16},
-}
-
-
-def tiny_config(tmp_path, **overrides) -> ExperimentConfig:
-    params = {"name": "tiny", "output_dir": str(tmp_path), "epochs": 3, **TINY, **overrides}
-    return ExperimentConfig.from_params(**params)
 
 
 @pytest.fixture(scope="module")

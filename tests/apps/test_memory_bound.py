@@ -4,11 +4,11 @@ are refused before they allocate anything."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED_DATASETS  # pytest puts tests/ on sys.path
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -20,7 +20,6 @@ from colorize_core.training.model_file import METADATA_KEY, read_model_file
 from colorize_core.training.shipped import load_shipped, shipped_path
 
 GB = 1 << 30
-SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,14 @@
 asserted: CI machines vary); its tables are remade from a saved run's JSON."""
 
 import json
-from pathlib import Path
+
+from conftest import REPO  # pytest puts tests/ on sys.path
 
 from colorize_core.bench import command
 from colorize_core.evaluation.metrics import METRICS
 from colorize_core.reporting.bench_tables import markdown
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = REPO / "benchmarks"
 
 
 def test_quick_benchmark_writes_json_and_markdown(tmp_path):

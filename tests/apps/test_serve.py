@@ -33,7 +33,8 @@ BROWSER_WAIT = 60  # seconds the browser test waits for anything
 
 
 def tiny_model() -> tuple[torch.nn.Module, ExperimentConfig]:
-    """An untrained conv_ae at 32 px, built in a blink (as tests/test_heads.py builds one)."""
+    """An untrained conv_ae at 32 px, built in a blink (as tests/models/test_heads.py
+    builds one)."""
     torch.manual_seed(0)
     config = ExperimentConfig.from_params(model="conv_ae", model_kwargs={"base": 8}, image_size=32)
     return build_predictor(config.model).eval(), config

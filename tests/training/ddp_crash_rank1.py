@@ -1,4 +1,4 @@
-"""A colorize-train worker for tests/test_distributed.py whose rank 1 fails in its first
+"""A colorize-train worker for tests/training/test_distributed.py whose rank 1 fails in its first
 validation, while rank 0 waits for it in a collective: torchrun must end both, fast."""
 
 import os
