@@ -31,6 +31,11 @@ def _notebook(path: Path, *cells: str) -> None:
     nbformat.write(notebook, path)
 
 
+def _default_ctrl_c() -> None:
+    """In a child before exec: SIGINT does what it does in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _running(pid: int) -> bool:
     """Is process ``pid`` alive (a zombie is not: it runs nothing)?"""
     try:
@@ -95,11 +100,13 @@ def test_ctrl_c_stops_the_running_kernel_at_once_and_records_what_ran(tmp_path):
         "provenance": origin,
     }))  # fmt: skip
 
-    # the suite leads its own process group, as a command does in a terminal: Ctrl-C signals it
+    # the suite leads its own process group, as a command does in a terminal: Ctrl-C signals it.
+    # It gets Ctrl-C's default meaning even where the tests run with SIGINT ignored (a shell
+    # script's background job ignores it, and an ignored signal is inherited across exec).
     started = subprocess.Popen(
         [sys.executable, "-c", DRIVER, str(folder)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        env={**os.environ, "COLORIZE_PROGRESS": "0"},
+        env={**os.environ, "COLORIZE_PROGRESS": "0"}, preexec_fn=_default_ctrl_c,
     )  # fmt: skip
     try:
         pids = reports / "slow.pids"
@@ -148,7 +155,7 @@ def test_ctrl_c_stops_the_running_kernel_at_once_and_records_what_ran(tmp_path):
 
 
 def test_ctrl_c_between_notebooks_records_what_ended_and_starts_nothing(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, request
 ):
     """In-process, papermill stood in for: Ctrl-C while the second notebook runs."""
     ran = []
@@ -165,6 +172,10 @@ def test_ctrl_c_between_notebooks_records_what_ended_and_starts_nothing(
 
     monkeypatch.setattr(suite, "run_notebook", fake)
     monkeypatch.setenv("COLORIZE_PROGRESS", "0")
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal, even where the tests run with SIGINT
+    # ignored (a shell script's background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     out = tmp_path.resolve() / "reports"
     code = suite.main([
         "--profile", "smoke", "--only", "faces_cnn", "landscapes_cnn", "ablations", "summary",
