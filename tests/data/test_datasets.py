@@ -19,6 +19,7 @@ import numpy as np
 import PIL
 import pytest
 from conftest import synthetic_photos  # pytest puts tests/ on sys.path
+from dataset_files import make_root, sha256sums
 from PIL import Image
 
 from colorize_core.data import datasets
@@ -40,18 +41,6 @@ from colorize_core.data.manifest import (
 from colorize_core.data.spec import DatasetError, DatasetSpec, Processing
 
 TOP = "SomeRepo-abc123"  # the top-level folder a GitHub archive wraps everything in
-
-
-def sha256sums(root: Path) -> dict[str, str]:
-    """file -> sha256, from a ``sha256sum``-format SHA256SUMS."""
-    lines = (root / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
-    return {file: digest for digest, file in (line.split("  ", 1) for line in lines)}
-
-
-def make_root(folder: Path) -> Path:
-    """A data set root with an images/ folder; returns that images/ folder."""
-    (folder / "images").mkdir(parents=True)
-    return folder / "images"
 
 
 def fake_faces(root: Path, count: int) -> Path:

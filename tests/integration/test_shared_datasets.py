@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SHARED_DATASETS  # pytest puts tests/ on sys.path
+from dataset_files import make_root, sha256sums
 from PIL import Image
 from skimage.color import rgb2lab
 
@@ -30,18 +31,6 @@ from colorize_core.training.config import ExperimentConfig
 SHARED = SHARED_DATASETS
 FACES = SHARED / "faces" / "images"
 FACES_WILD = SHARED / "faces_wild"
-
-
-def sha256sums(root: Path) -> dict[str, str]:
-    """file -> sha256, from a ``sha256sum``-format SHA256SUMS."""
-    lines = (root / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
-    return {file: digest for digest, file in (line.split("  ", 1) for line in lines)}
-
-
-def make_root(folder: Path) -> Path:
-    """A data set root with an images/ folder; returns that images/ folder."""
-    (folder / "images").mkdir(parents=True)
-    return folder / "images"
 
 
 def lfw_photo(seed: int) -> bytes:
