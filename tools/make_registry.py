@@ -3,8 +3,9 @@
 Usage: ``python tools/make_registry.py [DATASETS_DIR]`` (default ``../shared/datasets`` beside the
 repository). Each manifest lists the files and hashes of ``<name>/SHA256SUMS``, in its order, with
 each file's path inside the GitHub archive (its top-level folder stripped), for data sets with
-classes its label, and for data sets made by processing the archive's members (faces_wild) each
-file's picture fingerprint. The output is byte-for-byte reproducible.
+classes its label, for data sets made by processing the archive's members (faces_wild,
+photos_wild) each file's picture fingerprint, and for data sets made from several archives
+(photos_wild) the archive each file comes from. The output is byte-for-byte reproducible.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import csv
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from colorize_core.data.datasets import DATASETS
 from colorize_core.data.manifest import ManifestEntry, picture_fingerprint, write_manifest
@@ -21,23 +23,34 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
 OUT = REPO / "colorize_core" / "data" / "registry"
 
-OriginOf = Callable[[str], tuple[str, str | None]]  # file -> (origin in the archive, label)
+
+class Origin(NamedTuple):
+    """Where a file comes from: its path in an archive, its label, which archive if several."""
+
+    path: str
+    label: str | None = None
+    archive: str | None = None
+
+
+OriginOf = Callable[[str], Origin]  # file -> its origin
 
 
 def _faces(root: Path) -> OriginOf:
     # images/image00000.jpg came from face_images/image00000.jpg
-    return lambda file: ("face_images/" + Path(file).name, None)
+    return lambda file: Origin("face_images/" + Path(file).name)
 
 
 def _cifar10(root: Path) -> OriginOf:
     # images/<class>/<file>.png came from test/<class>/<file>.png; the folder is the class
-    return lambda file: ("test/" + file.removeprefix("images/"), Path(file).parent.name)
+    return lambda file: Origin("test/" + file.removeprefix("images/"), Path(file).parent.name)
 
 
 def _landscapes(root: Path) -> OriginOf:
     # The files were renamed when sampled; MANIFEST.csv records each one's origin and class.
     with open(root / "MANIFEST.csv", newline="", encoding="utf-8") as file:
-        rows = {row["file"]: (row["origin_path"], row["class"]) for row in csv.DictReader(file)}
+        rows = {
+            row["file"]: Origin(row["origin_path"], row["class"]) for row in csv.DictReader(file)
+        }
     return rows.__getitem__
 
 
@@ -46,7 +59,20 @@ def _faces_wild(root: Path) -> OriginOf:
     # person it shows, kept as the label (no code treats labels as classes to predict).
     with open(root / "MANIFEST.csv", newline="", encoding="utf-8") as file:
         rows = {
-            row["file"]: (row["original_path_in_archive"].split("/", 1)[1], row["identity"])
+            row["file"]: Origin(row["original_path_in_archive"].split("/", 1)[1], row["identity"])
+            for row in csv.DictReader(file)
+        }
+    return rows.__getitem__
+
+
+def _photos_wild(root: Path) -> OriginOf:
+    # MANIFEST.csv records each file's source (imagenette or caltech101: the spec's archive
+    # names), its path in that archive (with its top-level folder) and its class, the label.
+    with open(root / "MANIFEST.csv", newline="", encoding="utf-8") as file:
+        rows = {
+            row["file"]: Origin(
+                row["original_path_in_archive"].split("/", 1)[1], row["class"], row["source"]
+            )
             for row in csv.DictReader(file)
         }
     return rows.__getitem__
@@ -58,6 +84,7 @@ ORIGINS: dict[str, Callable[[Path], OriginOf]] = {
     "landscapes": _landscapes,
     "cifar10": _cifar10,
     "faces_wild": _faces_wild,
+    "photos_wild": _photos_wild,
 }
 
 
@@ -69,7 +96,10 @@ def make_manifest(root: Path, name: str) -> list[ManifestEntry]:
     for line in (root / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
         sha256, file = line.split(maxsplit=1)
         fingerprint = picture_fingerprint((root / file).read_bytes()) if processed else None
-        entries.append(ManifestEntry(file, sha256, *origin_of(file), fingerprint))
+        origin = origin_of(file)
+        entries.append(
+            ManifestEntry(file, sha256, origin.path, origin.label, fingerprint, origin.archive)
+        )
     return entries
 
 

@@ -5,7 +5,9 @@ with the package (``manifest``) that lists exactly the files we use, their hashe
 inside the archive. A download (``download``) extracts only those members and checks every hash,
 so a data set on disk either matches the one the results were made with or is rejected. A data set
 whose files are derived from the archive's (``faces_wild``: cropped, resized and re-encoded LFW
-photos, ``lfw``) names its ``Processing``, applied to each member before the same check.
+photos, ``lfw``) names its ``Processing``, applied to each member before the same check. A data
+set made from several archives (``photos_wild``: imagenette and Caltech-101 photos, centre squares
+re-encoded by ``centre_square``) names each archive, and its manifest says which holds each file.
 
 ``resolve_dataset`` finds a data set without surprises: an explicit path, then ``$COLORIZE_DATA``,
 then ``data/<name>`` under ``default_data_dir()``, then (if allowed) a download, and it logs which
@@ -19,8 +21,10 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 
+from colorize_core.data.centre_square import process_centre_square
 from colorize_core.data.download import check_dataset, fetch_dataset
 from colorize_core.data.images import display_name, name_bytes
 from colorize_core.data.lfw import process_lfw
@@ -81,6 +85,29 @@ DATASETS: dict[str, DatasetSpec] = {
             image_size=128,
             manifest="faces_wild.csv.gz",
             processing=Processing(apply=process_lfw, made_with="Pillow 13.0.0"),
+        ),
+        DatasetSpec(
+            name="photos_wild",
+            url={  # the manifest's ``archive`` column names which one holds each file
+                "imagenette": "https://github.com/thunderInfy/imagenette/archive/"
+                "b850f030ff0701c36a4adc8b928ea9483a46915b.zip",
+                "caltech101": "https://github.com/MachineLearning2020/Homework2-Caltech101/"
+                "archive/836044dd000296b2bb74d0aa4b4e462e459b01d7.zip",
+            },
+            description="11021 everyday photos (animals, people, vehicles, buildings, objects, "
+            "scenes) in 100 classes, 128x128 JPEG: the centre square of 7085 imagenette "
+            "(ImageNet) and 3936 Caltech-101 photos, resized; grayscale, near-monochrome and "
+            "near-duplicate photos and mostly-drawing classes dropped.",
+            citation="imagenette (ImageNet photos) via thunderInfy/imagenette: ImageNet terms of "
+            "access, non-commercial research and educational use only, photos owned by their "
+            "authors. Caltech-101 via MachineLearning2020/Homework2-Caltech101: CC BY 4.0, "
+            "attribution: Fei-Fei Li, Marco Andreetto, Marc'Aurelio Ranzato, Pietro Perona, "
+            "Caltech 101, CaltechDATA, doi 10.22002/D1.20086; changed: centre square crop, "
+            "resized to 128x128, re-encoded as JPEG, selected.",
+            image_size=128,
+            manifest="photos_wild.csv.gz",
+            # The manifest's hashes were made with Pillow 13.0.0 (libjpeg-turbo 3.2.0).
+            processing=Processing(apply=process_centre_square, made_with="Pillow 13.0.0"),
         ),
     )
 }
@@ -211,26 +238,30 @@ def resolve_dataset(
         tried.append("download: not allowed (download=False)")
     else:
         try:
-            return _images(download_dataset(spec, local), name, f"downloaded from {spec.url}")
+            return _images(download_dataset(spec, local), name, f"downloaded from {spec.shown_url}")
         except DatasetError as err:
             tried.append(f"download: {err}")
     steps = "".join(f"\n  {i}. {step}" for i, step in enumerate(tried, 1))
     raise DatasetError(
         f"data set {name!r} not found. Tried, in order:{steps}\nFix: pass path=<folder holding "
         f"{name}>, set COLORIZE_DATA to a folder that holds {name}/, or connect to the internet "
-        f"and allow the download from {spec.url}"
+        f"and allow the download from {spec.shown_url}"
     )
 
 
 def download_dataset(
-    name: str | DatasetSpec, dest: Path | None = None, *, url: str | None = None
+    name: str | DatasetSpec,
+    dest: Path | None = None,
+    *,
+    url: str | Mapping[str, str] | None = None,
 ) -> Path:
-    """Download a data set's archive, extract its manifest's files to ``dest`` and verify them.
+    """Download a data set's archive(s), extract its manifest's files to ``dest`` and verify them.
 
     ``dest`` defaults to ``default_data_dir()/<name>`` and must not exist yet; ``url`` overrides the
-    spec's. A spec's ``processing`` makes each file from its member before the hash check. The work
-    happens in a hidden sibling folder renamed to ``dest`` only once every file is present and
-    hashed, so an interrupted download never looks like a data set. Returns ``dest``, which also
+    spec's (a mapping of archive names to URLs for a data set of several archives). A spec's
+    ``processing`` makes each file from its member before the hash check. The work happens in a
+    hidden sibling folder renamed to ``dest`` only once every file is present and hashed, so an
+    interrupted download never looks like a data set. Returns ``dest``, which also
     gets a ``SHA256SUMS`` in ``sha256sum`` format, like the shared copies.
     """
     spec = get_spec(name)

@@ -1,9 +1,10 @@
-"""Downloading a data set's archive and checking its files against the manifest.
+"""Downloading a data set's archive(s) and checking its files against the manifest.
 
-The registry (``datasets``) turns a name into a spec and a folder; here the archive is fetched,
-only the manifest's members are extracted (through the spec's ``Processing``, if any), and every
-file's sha256 is checked, so a data set on disk either matches the one the results were made with
-or is rejected with an error naming the first few files at fault.
+The registry (``datasets``) turns a name into a spec and a folder; here each archive is fetched in
+turn, only the manifest's members in it are extracted (through the spec's ``Processing``, if any;
+a row's ``archive`` names its archive when a spec has several), and every file's sha256 is
+checked, so a data set on disk either matches the one the results were made with or is rejected
+with an error naming the first few files at fault.
 
 Every file written here (the download, extracted and processed files, ``SHA256SUMS``) is whole or
 absent (``atomic``), and the data set is assembled in a hidden folder renamed into place last.
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import PIL
@@ -32,7 +34,7 @@ from colorize_core.data.manifest import (
     read_manifest,
     same_picture,
 )
-from colorize_core.data.spec import DatasetError, DatasetSpec, Processing
+from colorize_core.data.spec import DatasetError, DatasetSpec, Processing, archive_urls
 
 log = logging.getLogger(__name__)
 
@@ -40,32 +42,55 @@ _CHUNK = 1 << 20  # bytes per read while downloading and hashing
 _SHOW_FIRST = 5  # offending files named in an error; the rest are only counted
 
 
-def fetch_dataset(spec: DatasetSpec, dest: Path, url: str) -> Path:
-    """Download ``url`` (the archive of ``spec``), extract its manifest's files to ``dest`` (which
-    must not exist yet) and verify them; ``datasets.download_dataset`` says more."""
+def fetch_dataset(spec: DatasetSpec, dest: Path, url: str | Mapping[str, str]) -> Path:
+    """Download ``url`` (the archive of ``spec``, or its archives by name), extract its manifest's
+    files to ``dest`` (which must not exist yet) and verify them; ``datasets.download_dataset``
+    says more."""
     if dest.exists():
         raise DatasetError(f"{dest} already exists; remove it to download {spec.name!r} again")
     entries = read_manifest(spec)
+    urls = archive_urls(url)
+    if unknown := sorted({str(entry.archive) for entry in entries if entry.archive not in urls}):
+        raise DatasetError(
+            f"the {spec.name!r} manifest and the URLs given disagree: no URL for archive(s) "
+            f"{', '.join(unknown)} (None: rows that name no archive)"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-partial-", dir=dest.parent))
+    refused: dict[str, str] = {}
+    shown = " and ".join(urls.values())
     try:
-        archive = staging / "archive.zip"
-        log.info("data set %r: downloading %s", spec.name, url)
-        _fetch(url, archive, f"download {spec.name}")
-        with zipfile.ZipFile(archive) as packed:
-            refused = _extract(packed, entries, staging, spec.processing)
-        archive.unlink()
-        what = f"the archive {url} does not match the {spec.name!r} manifest"
+        for name, address in urls.items():
+            shown = address  # the archive a failure is about
+            mine = [entry for entry in entries if entry.archive == name]
+            refused |= _fetch_archive(spec, address, mine, staging)
+        shown = " and ".join(urls.values())
+        noun, verb = ("archives", "do") if len(urls) > 1 else ("archive", "does")
+        what = f"the {noun} {shown} {verb} not match the {spec.name!r} manifest"
         _check(staging, entries, what, spec.processing, refused)
         sums = "".join(f"{entry.sha256}  {entry.file}\n" for entry in entries)
         write_text(staging / "SHA256SUMS", sums)
         staging.rename(dest)
     except (OSError, zipfile.BadZipFile) as err:
-        raise DatasetError(f"downloading {spec.name!r} from {url} failed: {err}") from err
+        raise DatasetError(f"downloading {spec.name!r} from {shown} failed: {err}") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("data set %r: %d files verified in %s", spec.name, len(entries), dest)
     return dest
+
+
+def _fetch_archive(
+    spec: DatasetSpec, url: str, entries: list[ManifestEntry], staging: Path
+) -> dict[str, str]:
+    """Download one archive into ``staging``, extract ``entries`` from it and delete it; returns
+    ``_extract``'s refusals."""
+    archive = staging / "archive.zip"
+    log.info("data set %r: downloading %s", spec.name, url)
+    _fetch(url, archive, f"download {spec.name}")
+    with zipfile.ZipFile(archive) as packed:
+        refused = _extract(packed, entries, staging, spec.processing)
+    archive.unlink()
+    return refused
 
 
 def check_dataset(root: Path, spec: DatasetSpec) -> None:

@@ -1,12 +1,13 @@
 """Manifests: the files of a data set, their hashes, and where each comes from in its archive.
 
 A manifest is a gzipped CSV shipped with the package (``registry/<name>.csv.gz``, columns
-``file, sha256, origin[, label][, fingerprint]``), in the order of the data set's ``SHA256SUMS``.
-It is the contract a download and a verification check every file against.
+``file, sha256, origin[, label][, fingerprint][, archive]``), in the order of the data set's
+``SHA256SUMS``. It is the contract a download and a verification check every file against.
 
-A processed data set's manifest (``faces_wild``) adds each file's picture fingerprint, so that a
-file that differs only in its JPEG encoding (another Pillow or libjpeg) can be told from a
-different picture.
+A processed data set's manifest (``faces_wild``, ``photos_wild``) adds each file's picture
+fingerprint, so that a file that differs only in its JPEG encoding (another Pillow or libjpeg) can
+be told from a different picture. A data set made from several archives (``photos_wild``) names in
+``archive`` which of its spec's archives holds each file's origin.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ManifestEntry(NamedTuple):
     origin: str  # path inside the archive, after stripping its top-level folder
     label: str | None = None  # class name, for data sets that have classes; faces_wild: the person
     fingerprint: str | None = None  # picture_fingerprint of the file, for processed data sets
+    archive: str | None = None  # the spec's archive holding origin, for several archives
 
 
 def read_manifest(spec: DatasetSpec) -> list[ManifestEntry]:
@@ -49,6 +51,7 @@ def read_manifest(spec: DatasetSpec) -> list[ManifestEntry]:
                 row["origin"],
                 row.get("label") or None,
                 row.get("fingerprint") or None,
+                row.get("archive") or None,
             )
             for row in csv.DictReader(text)
         ]
@@ -57,10 +60,10 @@ def read_manifest(spec: DatasetSpec) -> list[ManifestEntry]:
 def write_manifest(path: Path, entries: Iterable[ManifestEntry]) -> None:
     """Write a manifest, byte-for-byte reproducibly (gzip mtime 0).
 
-    ``label`` and ``fingerprint`` are columns only if some entry has one.
+    ``label``, ``fingerprint`` and ``archive`` are columns only if some entry has one.
     """
     entries = list(entries)
-    optional = ("label", "fingerprint")
+    optional = ("label", "fingerprint", "archive")
     columns = [
         name
         for name in ManifestEntry._fields

@@ -6,7 +6,7 @@ These sit below the registry (``datasets``), the manifests (``manifest``) and th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,14 +32,28 @@ class Processing:
 class DatasetSpec:
     """One registered data set.
 
-    ``manifest`` is a resource name under ``colorize_core/data/registry/``, or a ``Path`` to a
-    manifest file on disk (for a test's or a user's own archive).
+    ``url`` is the data set's archive, or for a data set made from several archives
+    (``photos_wild``) a mapping of archive names to URLs, and then each manifest row's
+    ``archive`` names the one its ``origin`` is in. ``manifest`` is a resource name under
+    ``colorize_core/data/registry/``, or a ``Path`` to a manifest file on disk (for a test's or a
+    user's own archive).
     """
 
     name: str
-    url: str  # GitHub archive of one commit; its single top-level folder is stripped
+    # GitHub archive(s) of one commit; the single top-level folder of each is stripped
+    url: str | Mapping[str, str]
     description: str
     citation: str  # where it comes from, its licence, and what to cite
     image_size: int  # default side length, in pixels, that experiments resize to
     manifest: str | Path
     processing: Processing | None = None  # None: the archive's members are the files, unchanged
+
+    @property
+    def shown_url(self) -> str:
+        """The archive URL(s), as messages name them."""
+        return " and ".join(archive_urls(self.url).values())
+
+
+def archive_urls(url: str | Mapping[str, str]) -> dict[str | None, str]:
+    """Archive name -> URL; a single archive is named None, as its manifest rows name none."""
+    return {None: url} if isinstance(url, str) else dict(url)

@@ -221,7 +221,7 @@ def test_file_stems_of_folders_named_in_any_bytes() -> None:
 
 def test_unknown_name_lists_the_valid_ones() -> None:
     with pytest.raises(
-        DatasetError, match="faces, landscapes, cifar10, faces_wild, or 'folder:PATH'"
+        DatasetError, match="faces, landscapes, cifar10, faces_wild, photos_wild, or 'folder:PATH'"
     ):
         resolve_dataset("imagenet")
 

@@ -24,7 +24,7 @@ from colorize_core.data.cache import load_images
 from colorize_core.data.datasets import DATASETS, resolve_dataset, verify_dataset
 from colorize_core.data.lfw import process_lfw
 from colorize_core.data.manifest import picture_fingerprint, read_manifest, write_manifest
-from colorize_core.data.spec import DatasetError
+from colorize_core.data.spec import DatasetError, archive_urls
 from colorize_core.runs import experiment
 from colorize_core.training.config import ExperimentConfig
 
@@ -63,7 +63,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 # --- the registry and its manifests against the shared copies ----------------------------------
 
 
-@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10", "faces_wild"])
+@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10", "faces_wild", "photos_wild"])
 def test_manifest_lists_exactly_the_shared_files_and_hashes(name: str) -> None:
     entries = read_manifest(DATASETS[name])
     expected = sha256sums(SHARED / name)
@@ -72,15 +72,17 @@ def test_manifest_lists_exactly_the_shared_files_and_hashes(name: str) -> None:
 
 
 def test_spec_urls_are_those_of_source_md() -> None:
-    assert list(DATASETS) == ["faces", "landscapes", "cifar10", "faces_wild"]
+    assert list(DATASETS) == ["faces", "landscapes", "cifar10", "faces_wild", "photos_wild"]
     for name, spec in DATASETS.items():
         assert spec.name == name
-        assert spec.url in (SHARED / name / "SOURCE.md").read_text(encoding="utf-8")
+        for url in archive_urls(spec.url).values():
+            assert url in (SHARED / name / "SOURCE.md").read_text(encoding="utf-8")
     assert {name: spec.image_size for name, spec in DATASETS.items()} == {
         "faces": 128,
         "landscapes": 128,
         "cifar10": 32,
         "faces_wild": 128,
+        "photos_wild": 128,
     }
 
 
@@ -96,7 +98,7 @@ def test_landscapes_origins_and_labels_match_manifest_csv() -> None:
         )
 
 
-@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10", "faces_wild"])
+@pytest.mark.parametrize("name", ["faces", "landscapes", "cifar10", "faces_wild", "photos_wild"])
 def test_shared_copies_verify(name: str) -> None:
     verify_dataset(SHARED / name, name)
 
