@@ -81,15 +81,20 @@ def iterate_batches(
     augment=None,
     device: str | torch.device = "cpu",
     drop_last: bool = False,
+    order: torch.Tensor | None = None,
 ) -> Iterator[torch.Tensor]:
     """Yield (B, 3, S, S) float32 Lab batches on ``device``.
 
     ``augment`` (an ``augment.Augment``) is applied to each batch on the device, with
     ``generator``; pass it for the training split only. Shuffling also draws from ``generator``,
-    so one seeded generator fixes the order and the augmentation of a whole run.
+    so one seeded generator fixes the order and the augmentation of a whole run. ``order`` (the
+    indices to visit, e.g. ``mixture.epoch_order``'s weighted draws) replaces the shuffle.
     """
-    n = len(data)
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    if order is None:
+        order = (
+            torch.randperm(len(data), generator=generator) if shuffle else torch.arange(len(data))
+        )
+    n = len(order)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         batch = data.lab[order[start : start + batch_size]].to(device, non_blocking=True).float()

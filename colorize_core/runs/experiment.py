@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +23,7 @@ from torch import nn
 
 from colorize_core.data.atomic import write_text, written_atomically
 from colorize_core.data.cache import LabImages, load_images
+from colorize_core.data.mixture import describe_sources, is_mixture, load_mixture, source_split
 from colorize_core.data.split import Split, make_split, select
 from colorize_core.evaluation.evaluate import Evaluation, evaluate
 from colorize_core.models.ensemble import ENSEMBLE
@@ -45,6 +46,8 @@ class RunResult:
     fit: FitResult
     evaluation: Evaluation  # test split: what tables report
     validation: Evaluation  # validation split: what variants are chosen on
+    # a mixture's sources: each one's (test, validation) evaluation, on its own split
+    by_source: dict[str, tuple[Evaluation, Evaluation]] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -52,8 +55,11 @@ class RunResult:
 
 
 def load_data(config: ExperimentConfig) -> tuple[LabImages, Split]:
-    """The dataset of ``config`` (first ``limit`` images if set) and its seeded split."""
+    """The dataset of ``config`` (first ``limit`` images if set) and its seeded split; for a
+    mixture, the sources pooled and each one's own split joined (``data.mixture``)."""
     d = config.data
+    if is_mixture(d.dataset):
+        return load_mixture(d.dataset, d.image_size, config.seed, limit=d.limit)
     data = load_images(d.dataset, d.image_size, path=d.data_path)
     if d.limit is not None and d.limit < len(data):
         data = data.subset(range(d.limit))
@@ -100,10 +106,11 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
             result = fit(config, data, split, resume=resume, callbacks=[*callbacks, wandb])
         device = _device(config)
         evaluation, validation = _score(config, result.model, data, split, device)
+        by_source = _score_sources(config, result.model, data, split, device)
         wandb.log_summary({f"test/{k}": v for k, v in evaluation.summary["mean"].items()})
     finally:
         wandb.close()
-    run = RunResult(config, data, split, result, evaluation, validation)
+    run = RunResult(config, data, split, result, evaluation, validation, by_source)
     if world.is_main:
         if resume and config.model.model != ENSEMBLE:  # a resumed run may decode at another T
             store_temperature(run_dir, config.model.temperature)
@@ -124,8 +131,9 @@ def decode_at(result: RunResult, temperature: float) -> RunResult:
     model = result.fit.model.at_temperature(config.model.temperature)
     device = _device(config)
     evaluation, validation = _score(config, model, result.data, result.split, device)
+    by_source = _score_sources(config, model, result.data, result.split, device)
     fitted = replace(result.fit, model=model)
-    run = RunResult(config, result.data, result.split, fitted, evaluation, validation)
+    run = RunResult(config, result.data, result.split, fitted, evaluation, validation, by_source)
     config.save(config.run_dir / "config.json")
     store_temperature(config.run_dir, config.model.temperature)
     write_results(run, device, started)
@@ -160,6 +168,32 @@ def _score(
     return test, evaluate(model, data, split, "val", name=config.name, device=device)
 
 
+def _score_sources(
+    config: ExperimentConfig, model: nn.Module, data: LabImages, split: Split, device: torch.device
+) -> dict[str, tuple[Evaluation, Evaluation]]:
+    """A mixture's model scored on each source's own test and validation splits (empty for one
+    data set): what a model trained on that source alone would be compared on."""
+    if not is_mixture(config.data.dataset):
+        return {}
+    names = [s.name for s in describe_sources(split, config.data.weights)]
+    return {n: _score(config, model, data, source_split(split, n), device) for n in names}
+
+
+def _source_summaries(run: RunResult) -> list[dict]:
+    """``metrics.json``'s ``sources``: each source's weight, split sizes and metrics."""
+    rows = []
+    for source in describe_sources(run.split, run.config.data.weights):
+        test, validation = run.by_source[source.name]
+        rows.append(
+            {
+                **asdict(source),
+                "metrics": test.summary.to_dict(orient="index"),
+                "validation": validation.summary["mean"].to_dict(),
+            }
+        )
+    return rows
+
+
 def write_results(run: RunResult, device: torch.device, started: float) -> None:
     """``run``'s per-image metrics, ab histograms, ``metrics.json`` and ``samples.png``, each
     whole or absent; ``started`` (``time.time()``) times this call in ``metrics.json``."""
@@ -178,6 +212,7 @@ def write_results(run: RunResult, device: torch.device, started: float) -> None:
         "train_seconds": round(float(result.history["seconds"].sum()), 1),
         "metrics": evaluation.summary.to_dict(orient="index"),
         "validation": {"images": len(split.val), "mean": run.validation.summary["mean"].to_dict()},
+        **({"sources": _source_summaries(run)} if run.by_source else {}),
         "seconds": round(time.time() - started, 1),  # this call (short: resumed or re-scored)
         "provenance": provenance(device),
     }

@@ -23,6 +23,7 @@ from typing import Any
 from colorize_core.data.ab_bins import PAPER_TEMPERATURE
 from colorize_core.data.atomic import write_text
 from colorize_core.data.color import SIZE_MULTIPLE
+from colorize_core.data.mixture import check_mixture, is_mixture
 from colorize_core.models.heads import HEADS
 
 LOSSES = ("mse", "l1", "smooth_l1")
@@ -45,9 +46,16 @@ MAX_CONFIG_BYTES = 1 << 20
 class DataConfig:
     """Which images, at what size, and how the training split is augmented."""
 
-    dataset: str = "faces"  # faces, landscapes, cifar10, faces_wild or folder:PATH
+    # faces, landscapes, cifar10, faces_wild, photos_wild or folder:PATH; or a mixture of
+    # registered sets, "photos_wild+faces_wild+landscapes", each split on its own (data/mixture.py)
+    dataset: str = "faces"
     image_size: int | None = None  # None: the dataset's registered size
-    limit: int | None = None  # use only the first N usable images (small profiles)
+    # use only the first N usable images (small profiles); a mixture: of each source, or
+    # {source: N} for some of them
+    limit: int | dict | None = None
+    # a mixture's share of each source in the training batches: "size" (in proportion to its
+    # training images), "equal", or {source: weight} for every source
+    weights: str | dict = "size"
     augment: bool = True  # flip, rotation, resized crop; training split only
     flip_only: bool = False  # augment with horizontal flips only: for aligned images (faces)
     data_path: str | None = None  # explicit dataset folder; else COLORIZE_DATA, data/, download
@@ -138,12 +146,15 @@ class ExperimentConfig:
                 "image_size must be None (the dataset's size) or a positive multiple of "
                 f"{SIZE_MULTIPLE} (the models halve it three times), got {d.image_size}"
             )
+        check_mixture(d.dataset, d.weights, d.limit)
+        if is_mixture(d.dataset) and d.data_path is not None:
+            raise ValueError("data_path names one data set's folder; a mixture finds each source")
         # ``not value > 0`` rather than ``value <= 0``, so that NaN fails too
         positive = {
             "epochs": t.epochs,
             "batch_size": t.batch_size,
             "lr": t.lr,
-            "limit": d.limit,
+            "limit": d.limit if not isinstance(d.limit, dict) else None,
         }
         for key, value in positive.items():
             if value is not None and not (value > 0 and math.isfinite(value)):

@@ -23,6 +23,7 @@ from torch import nn
 from colorize_core.data import atomic
 from colorize_core.data.augment import Augment
 from colorize_core.data.cache import LabImages, on_device
+from colorize_core.data.mixture import weighted_epochs
 from colorize_core.data.progress import progress
 from colorize_core.data.split import Split, iterate_batches, select
 from colorize_core.training import distributed
@@ -169,6 +170,7 @@ def fit(
     steps = math.ceil(len(train_data) / t.batch_size)
     schedulers = {k: _scheduler(o, t, steps) for k, o in task.optimizers.items()}
     augment = _augmentation(config)
+    weighted = weighted_epochs(config.data.dataset, train_data.files, config.data.weights)
     history: list[dict] = []
     best_loss, best_epoch, start = math.inf, 0, 0
 
@@ -188,9 +190,10 @@ def fit(
         started = time.perf_counter()
 
         # train one epoch, validate, schedule
+        order = weighted(batches) if weighted is not None else None
         epoch_batches = iterate_batches(
             train_data, t.batch_size, shuffle=True, generator=batches,
-            augment=augment, device=device,
+            augment=augment, device=device, order=order,
         )  # fmt: skip
         if world.is_main:
             epoch_batches = progress(
