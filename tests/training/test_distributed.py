@@ -30,19 +30,28 @@ PARAMS = dict(
 LOSS_TOLERANCE = 0.05
 CRASH_SECONDS = 60  # the issue's bound for a crash on one rank to end all of them
 CRASH_SCRIPT = Path(__file__).with_name("ddp_crash_rank1.py")
+PAUSE_SCRIPT = Path(__file__).with_name("ddp_pause.py")
+KILL_EPOCH = 2  # the resume test kills the run in this epoch, before its checkpoint
 
 
 def environment() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "COLORIZE_PROGRESS": "0"}
 
 
-def torchrun(config: ExperimentConfig, folder: Path, *extra: str, **kwargs):
+def torchrun(config: ExperimentConfig, folder: Path, *extra: str, pause: Path | None = None):
+    """``launch.torchrun_command`` on 2 processes; with ``pause``, each worker is PAUSE_SCRIPT
+    instead, which stops in epoch KILL_EPOCH and writes its process id into ``pause``."""
     config_file = folder / f"{config.name}.json"
     config.save(config_file)
     command = launch.torchrun_command(config_file, 2, resume="--resume" in extra)
+    env = environment()
+    if pause is not None:
+        module = command.index("colorize_core.runs.train_command")
+        command[module - 1 : module + 1] = [str(PAUSE_SCRIPT)]  # was: -m <module>
+        env.update(DDP_PAUSE_EPOCH=str(KILL_EPOCH), DDP_PAUSE_FOLDER=str(pause))
     return subprocess.Popen(
-        command, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True, **kwargs,
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
     )  # fmt: skip
 
 
@@ -86,20 +95,55 @@ def test_two_processes_reach_the_single_process_losses(runs):
     assert one != two  # not the same arithmetic: see LOSS_TOLERANCE
 
 
+def running(pid: int) -> bool:
+    """Is process ``pid`` alive (a zombie is not: it runs nothing)?"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def test_resume_after_killing_every_process_ends_where_an_uninterrupted_run_does(runs):
     root = runs["root"]
     config = runs["double"].with_params(name="killed", output_dir=str(root / "killed"))
-    last = config.run_dir / "checkpoints" / "last.pt"
-    process = torchrun(config, root)
-    deadline = time.monotonic() + 300
-    while not (last.is_file() and load_checkpoint(last)["epoch"] >= 1):
-        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)  # torchrun and both workers, mid-epoch 2
-    process.wait()
-    assert load_checkpoint(last)["epoch"] < PARAMS["epochs"]
-    finish(torchrun(config, root, "--resume"))
-    assert val_losses(config.run_dir) == val_losses(runs["double"].run_dir)
+    assert 1 < KILL_EPOCH <= PARAMS["epochs"]  # killed after one checkpoint, before the end
+    paused = root / "paused"
+    paused.mkdir()
+    pid_files = [paused / f"rank{rank}.pid" for rank in range(2)]
+    # Each rank stops in epoch KILL_EPOCH (after its training steps, before its validation and
+    # checkpoint) and stays there until killed, so the kill lands there whatever the machine's
+    # speed: polling last.pt instead raced the run, which could end (or move on) before the kill.
+    process = torchrun(config, root, pause=paused)
+    try:
+        deadline = time.monotonic() + 300
+        while not all(f.is_file() for f in pid_files):
+            if process.poll() is not None:
+                pytest.fail(f"the run ended before pausing:\n{process.stdout.read()}")
+            assert time.monotonic() < deadline, "no pause within 300 s"
+            time.sleep(0.05)
+    finally:
+        # torchrun first, so that it cannot react to its workers' deaths; then the workers by
+        # their ids: torchrun starts each in a session of its own, out of reach of killpg
+        os.killpg(process.pid, signal.SIGKILL)
+        workers = [int(f.read_text()) for f in pid_files if f.is_file()]
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        process.wait()
+    deadline = time.monotonic() + 30
+    while any(running(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"workers {workers} outlived SIGKILL"
+        time.sleep(0.05)
+    # the run really was interrupted mid-way: one epoch short of KILL_EPOCH, and unfinished
+    assert process.returncode == -signal.SIGKILL
+    assert load_checkpoint(config.run_dir / "checkpoints" / "last.pt")["epoch"] == KILL_EPOCH - 1
+    before = json.loads((config.run_dir / "history.json").read_text())
+    assert len(before) == KILL_EPOCH - 1
+    assert not (config.run_dir / "metrics.json").exists()
+    output = finish(torchrun(config, root, "--resume"))
+    after = json.loads((config.run_dir / "history.json").read_text())
+    assert after[: len(before)] == before, output  # kept, seconds and all: resumed, not redone
+    assert val_losses(config.run_dir) == val_losses(runs["double"].run_dir), output
 
 
 def test_a_crash_on_rank_1_ends_rank_0_quickly_with_a_clear_error(tmp_path):
