@@ -10,7 +10,8 @@ split, never the test split.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 import torch
@@ -18,7 +19,7 @@ import torch
 from colorize_core.data.ab_bins import PAPER_TEMPERATURE
 from colorize_core.data.cache import LabImages
 from colorize_core.data.split import Split
-from colorize_core.evaluation.evaluate import Evaluation, evaluate
+from colorize_core.evaluation.evaluate import Evaluation, evaluate, evaluate_baselines
 from colorize_core.models.heads import BinClassifier
 
 # The sweep, from the mean (1) down past Zhang's to nearly the mode: what the vivid_colour
@@ -81,3 +82,74 @@ def tradeoff_points(evaluations: Iterable[Evaluation]) -> pd.DataFrame:
             for e in evaluations
         ]
     )
+
+
+# ---------------------------------------------------------------- decoding for everyone's photos
+
+# The (temperature, unsure_entropy) pairs a general model's decoding is chosen from: one
+# temperature for every pixel (None), or vivid where the prediction is sure and the mean where
+# its normalised entropy reaches unsure_entropy (``ab_bins.decode_unsure``); and the plain mean.
+DECODINGS = (
+    *((t, u) for t in (0.25, PAPER_TEMPERATURE, 0.58) for u in (None, 0.3, 0.5, 0.7)),
+    (1.0, None),
+)
+# Colourfulness, as a share of the true images', that a decoding must reach on every domain: the
+# goal first, then the floor (issue 27's targets)
+COLOURFUL_ENOUGH = (0.8, 0.6)
+
+
+def decoding_sweep(
+    model: BinClassifier,
+    domains: Mapping[str, tuple[LabImages, Split]],
+    decodings: Iterable[tuple[float, float | None]] = DECODINGS,
+    which: str = "val",
+    *,
+    device: str | torch.device = "cpu",
+) -> pd.DataFrame:
+    """``model`` decoded each way on every domain's ``which`` split, beside the gray photo: one
+    row per (decoding, domain) with ``temperature``, ``unsure_entropy`` (NaN: none), ``domain``,
+    ``delta_e2000``, ``gray_delta_e2000``, ``vs_gray`` (the difference; negative is better) and
+    ``colorfulness_ratio`` (mean colourfulness over the true images')."""
+    if not isinstance(model, BinClassifier):
+        raise TypeError(f"a decoding sweep needs a classification model, got {type(model)}")
+    gray = {
+        name: next(e for e in evaluate_baselines(data, split, which) if e.predictor == "gray")
+        for name, (data, split) in domains.items()
+    }
+    rows = []
+    for temperature, unsure in decodings:
+        decoded = model.at_temperature(temperature, unsure).eval()
+        for name, (data, split) in domains.items():
+            mean = evaluate(decoded, data, split, which, device=device).summary["mean"]
+            gray_e = gray[name].summary.loc["delta_e2000", "mean"]
+            rows.append(
+                {
+                    "temperature": temperature,
+                    "unsure_entropy": math.nan if unsure is None else unsure,
+                    "domain": name,
+                    "delta_e2000": mean["delta_e2000"],
+                    "gray_delta_e2000": gray_e,
+                    "vs_gray": mean["delta_e2000"] - gray_e,
+                    "colorfulness_ratio": mean["colorfulness_pred"] / mean["colorfulness_true"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def choose_decoding(sweep: pd.DataFrame) -> tuple[float, float | None]:
+    """The decoding that does least harm where it does worst: the lowest worst-domain
+    ``vs_gray``, among the decodings at least ``COLOURFUL_ENOUGH[0]`` as colourful as the truth
+    on every domain, else ``[1]``, else among all. Pass a sweep of validation splits.
+
+    A default colouriser must help on any photo, so the weakest domain decides, not the mean.
+    """
+    keys = ["temperature", "unsure_entropy"]
+    by_decoding = sweep.groupby(keys, dropna=False).agg(
+        worst=("vs_gray", "max"), colour=("colorfulness_ratio", "min")
+    )
+    for floor in (*COLOURFUL_ENOUGH, -math.inf):
+        candidates = by_decoding[by_decoding["colour"] >= floor]
+        if not candidates.empty:
+            temperature, unsure = candidates["worst"].idxmin()
+            return float(temperature), None if math.isnan(unsure) else float(unsure)
+    raise ValueError("the sweep is empty")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorize_core.data.ab_bins import PAPER_TEMPERATURE, ab_bins, decode_annealed
+from colorize_core.data.ab_bins import PAPER_TEMPERATURE, ab_bins, decode_annealed, decode_unsure
 from colorize_core.data.color import AB_SCALE
 
 HEADS = ("regression", "classification")
@@ -31,26 +31,39 @@ class BinClassifier(nn.Module):
     """
 
     def __init__(
-        self, backbone: nn.Module, bins: torch.Tensor, temperature: float = PAPER_TEMPERATURE
+        self,
+        backbone: nn.Module,
+        bins: torch.Tensor,
+        temperature: float = PAPER_TEMPERATURE,
+        unsure_entropy: float | None = None,
     ) -> None:
         super().__init__()
         self.backbone = backbone
         self.register_buffer("bins", bins.detach().clone().float())
         self.temperature = temperature
+        self.unsure_entropy = unsure_entropy
 
     def logits(self, lightness: torch.Tensor) -> torch.Tensor:
         """L / 100 (N, 1, H, W) -> logits (N, Q, H, W)."""
         return self.backbone(lightness)
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
-        """L / 100 (N, 1, H, W) -> ab / 128 (N, 2, H, W), the annealed mean at ``temperature``."""
-        ab = decode_annealed(self.logits(lightness).float(), self.bins, self.temperature)
+        """L / 100 (N, 1, H, W) -> ab / 128 (N, 2, H, W): the annealed mean at ``temperature``,
+        or with ``unsure_entropy`` at a temperature per pixel (``ab_bins.decode_unsure``)."""
+        logits = self.logits(lightness).float()
+        if self.unsure_entropy is None:
+            return decode_annealed(logits, self.bins, self.temperature) / AB_SCALE
+        ab = decode_unsure(logits, self.bins, self.temperature, self.unsure_entropy)
         return ab / AB_SCALE
 
-    def at_temperature(self, temperature: float) -> BinClassifier:
-        """This model decoded at ``temperature``: its backbone is shared, not copied, and this
-        one keeps its own temperature, so re-scoring at another T leaves the original as it was."""
-        return BinClassifier(self.backbone, self.bins, temperature).train(self.training)
+    def at_temperature(
+        self, temperature: float, unsure_entropy: float | None = None
+    ) -> BinClassifier:
+        """This model decoded at ``temperature`` (per pixel, given ``unsure_entropy``): its
+        backbone is shared, not copied, and this one keeps its own decoding, so re-scoring at
+        another T leaves the original as it was."""
+        decoded = BinClassifier(self.backbone, self.bins, temperature, unsure_entropy)
+        return decoded.train(self.training)
 
 
 def classification_backbone(backbone: nn.Module, n_bins: int) -> nn.Module:
@@ -78,12 +91,16 @@ def classification_backbone(backbone: nn.Module, n_bins: int) -> nn.Module:
 
 
 def with_head(
-    backbone: nn.Module, head: str = "regression", temperature: float = PAPER_TEMPERATURE
+    backbone: nn.Module,
+    head: str = "regression",
+    temperature: float = PAPER_TEMPERATURE,
+    unsure_entropy: float | None = None,
 ) -> nn.Module:
     """``backbone`` as is (``regression``), or as a ``BinClassifier`` over ``ab_bins()``."""
     if head == "regression":
         return backbone
     if head == "classification":
         bins = ab_bins()
-        return BinClassifier(classification_backbone(backbone, len(bins)), bins, temperature)
+        logits = classification_backbone(backbone, len(bins))
+        return BinClassifier(logits, bins, temperature, unsure_entropy)
     raise KeyError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")

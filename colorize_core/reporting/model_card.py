@@ -86,6 +86,11 @@ def render_card(
     loss = f"`{t.loss}`"
     if model.head == "classification":
         head += f", decoded at T = {model.temperature:g}"
+        if model.unsure_entropy is not None:
+            head += (
+                f" where sure, rising to the mean (T = 1) where the predicted distribution's "
+                f"normalised entropy reaches {model.unsure_entropy:g}"
+            )
         loss = f"class-rebalanced cross-entropy over the ab bins (rebalance {t.rebalance:g})"
     if t.adversarial:
         loss += f" and the PatchGAN critic (lambda {t.gan_lambda:g})"

@@ -113,44 +113,50 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
     run = RunResult(config, data, split, result, evaluation, validation, by_source)
     if world.is_main:
         if resume and config.model.model != ENSEMBLE:  # a resumed run may decode at another T
-            store_temperature(run_dir, config.model.temperature)
+            store_decoding(config)
         write_results(run, device, started)
     return run
 
 
-def decode_at(result: RunResult, temperature: float) -> RunResult:
-    """A trained classification run re-scored with its predictions decoded at ``temperature``
-    (chosen on the validation split). Evaluation only: the same weights, data and split, no
-    training loop. ``config.json``, the checkpoints' configs, the metrics and the samples are
-    rewritten, so ``load_model`` and ``colorize`` then decode at ``temperature`` too; ``result``
-    and its model keep their own temperature."""
+def decode_at(
+    result: RunResult, temperature: float, unsure_entropy: float | None = None
+) -> RunResult:
+    """A trained classification run re-scored with its predictions decoded at ``temperature``,
+    per pixel given ``unsure_entropy`` (both chosen on the validation split). Evaluation only:
+    the same weights, data and split, no training loop. ``config.json``, the checkpoints'
+    configs, the metrics and the samples are rewritten, so ``load_model`` and ``colorize`` then
+    decode that way too; ``result`` and its model keep their own decoding."""
     started = time.time()
     if result.config.model.head != "classification":
         raise ValueError(f"{result.config.name} has no classification head to decode")
-    config = result.config.with_params(temperature=temperature)  # checks the temperature
-    model = result.fit.model.at_temperature(config.model.temperature)
+    config = result.config.with_params(temperature=temperature, unsure_entropy=unsure_entropy)
+    m = config.model  # checked
+    model = result.fit.model.at_temperature(m.temperature, m.unsure_entropy)
     device = _device(config)
     evaluation, validation = _score(config, model, result.data, result.split, device)
     by_source = _score_sources(config, model, result.data, result.split, device)
     fitted = replace(result.fit, model=model)
     run = RunResult(config, result.data, result.split, fitted, evaluation, validation, by_source)
     config.save(config.run_dir / "config.json")
-    store_temperature(config.run_dir, config.model.temperature)
+    store_decoding(config)
     write_results(run, device, started)
     return run
 
 
-def store_temperature(run_dir: Path, temperature: float) -> None:
-    """Make the config inside ``run_dir``'s checkpoints decode at ``temperature``, as its
-    ``config.json`` does: ``load_model`` and runs built on this one read a checkpoint's config.
-    A checkpoint that says so already is left untouched; the others are rewritten atomically."""
-    for path in (run_dir / "checkpoints" / "best.pt", run_dir / "checkpoints" / "last.pt"):
+def store_decoding(config: ExperimentConfig) -> None:
+    """Make the config inside the run's checkpoints decode as ``config`` does (its temperature
+    and unsure_entropy), as its ``config.json`` does: ``load_model`` and runs built on this one
+    read a checkpoint's config. A checkpoint that says so already is left untouched; the others
+    are rewritten atomically."""
+    decoding = {"temperature": config.model.temperature}
+    decoding["unsure_entropy"] = config.model.unsure_entropy
+    for path in (config.run_dir / "checkpoints" / n for n in ("best.pt", "last.pt")):
         if not path.is_file():
             continue
         state = load_checkpoint(path)
         stored = state["config"]
-        if stored["model"].get("temperature") != temperature:
-            model = {**stored["model"], "temperature": temperature}
+        if any(stored["model"].get(k) != v for k, v in decoding.items()):
+            model = {**stored["model"], **decoding}
             save_checkpoint(path, {**state, "config": {**stored, "model": model}})
 
 

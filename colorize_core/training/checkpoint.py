@@ -203,6 +203,7 @@ RESUMABLE_CHANGES = {
     "train.device",
     "train.wandb",
     "model.temperature",
+    "model.unsure_entropy",
 }
 
 

@@ -74,6 +74,11 @@ class ModelConfig:
     # mode; Zhang's). A decoding setting, not a weight: a resumed run may change it, and a
     # trained run may be re-scored at another.
     temperature: float = PAPER_TEMPERATURE
+    # classification: decode each pixel at its own temperature, from ``temperature`` where the
+    # predicted distribution is sure up to 1 (the mean) where its normalised entropy reaches this
+    # value (``ab_bins.decode_unsure``); None: every pixel at ``temperature``. Also a decoding
+    # setting, chosen on the validation split.
+    unsure_entropy: float | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,13 @@ class ExperimentConfig:
             raise ValueError(f"head must be one of {', '.join(HEADS)}; got {m.head!r}")
         if not (m.temperature >= 0 and math.isfinite(m.temperature)):
             raise ValueError(f"temperature must be a finite number >= 0, got {m.temperature}")
+        if m.unsure_entropy is not None and not (
+            0 < m.unsure_entropy <= 1 and 0 < m.temperature <= 1
+        ):
+            raise ValueError(
+                "unsure_entropy must lie in (0, 1], with a temperature in (0, 1]; got "
+                f"{m.unsure_entropy} at temperature {m.temperature}"
+            )
         if not 0 <= t.rebalance <= 1:
             raise ValueError(f"rebalance must lie in [0, 1], got {t.rebalance}")
         if t.adversarial and m.head != "regression":

@@ -23,7 +23,7 @@ from colorize_core.training.config import ExperimentConfig, ModelConfig
 def build_predictor(model: ModelConfig) -> nn.Module:
     """The registered architecture ``model`` names, with its prediction head, in training mode."""
     backbone = build_model(model.model, **model.model_kwargs)
-    return with_head(backbone, model.head, model.temperature)
+    return with_head(backbone, model.head, model.temperature, model.unsure_entropy)
 
 
 def build_for_weights(model: ModelConfig, shapes: Mapping[str, Sequence[int]], source) -> nn.Module:
@@ -107,6 +107,13 @@ def _trained_config(state: dict, source: Path) -> ExperimentConfig:
         ) from error
 
 
+def _decoding(config: ExperimentConfig) -> str:
+    """How a classification model's predictions are decoded, as messages name it."""
+    m = config.model
+    unsure = f", unsure_entropy {m.unsure_entropy:g}" if m.unsure_entropy is not None else ""
+    return f"temperature {m.temperature:g}{unsure}"
+
+
 def _architecture(model: ModelConfig) -> tuple:
     """What decides a model's weights: not the temperature its predictions are decoded at."""
     return model.model, model.model_kwargs, model.head
@@ -146,12 +153,12 @@ def load_model(source: str | Path) -> tuple[torch.nn.Module, ExperimentConfig]:
             return load_ensemble(run_config, source.parent), run_config
     state = load_checkpoint(best_checkpoint(source))
     config = ExperimentConfig.from_dict(state["config"])
-    if run_config is not None and run_config.model.temperature != config.model.temperature:
+    if run_config is not None and _decoding(run_config) != _decoding(config):
         raise CheckpointError(
-            f"{source}: config.json decodes at temperature {run_config.model.temperature:g}, "
-            f"its checkpoints/best.pt at {config.model.temperature:g} (re-scored by an older "
-            "version, or stopped while resuming); resume the run once (colorize-train --config "
-            "<its config.json> --resume) and its checkpoints take config.json's temperature"
+            f"{source}: config.json decodes at {_decoding(run_config)}, its checkpoints/best.pt "
+            f"at {_decoding(config)} (re-scored by an older version, or stopped while resuming); "
+            "resume the run once (colorize-train --config <its config.json> --resume) and its "
+            "checkpoints take config.json's decoding"
         )
     model = build_for_weights(config.model, _shapes(state["modules"]["model"]), source)
     model.load_state_dict(state["modules"]["model"])

@@ -20,6 +20,7 @@ from colorize_core.data.ab_bins import (
     bin_prior,
     decode_annealed,
     decode_mode,
+    decode_unsure,
     nearest_bins,
     rebalance_weights,
     soft_encode,
@@ -324,6 +325,37 @@ def test_decode_bad_input_raises(bins):
         decode_annealed(_logits(bins, seed=8), bins, temperature=-1)
     with pytest.raises(ValueError, match=r"\(N, Q = 309, H, W\)"):
         decode_annealed(torch.zeros(1, 313, 2, 2), bins)
+
+
+def test_unsure_decoding_matches_a_pixel_by_pixel_reference(bins):
+    """Each pixel at its own temperature: T + (1 - T) min(e / e_unsure, 1), e the normalised
+    entropy of softmax(logits), recomputed one pixel at a time with scipy."""
+    logits = _logits(bins, seed=9) * torch.linspace(0.2, 3, 5)  # sure and unsure pixels
+    decoded = decode_unsure(logits, bins, temperature=0.3, unsure_entropy=0.6)
+    raw = logits.double().numpy()
+    expected = np.empty(decoded.shape)
+    temperatures = []
+    for n, y, x in np.ndindex(raw.shape[0], *raw.shape[2:]):
+        p = softmax(raw[n, :, y, x])
+        entropy = -(p * np.log(p)).sum() / np.log(len(p))
+        t = 0.3 + 0.7 * min(entropy / 0.6, 1.0)
+        temperatures.append(t)
+        expected[n, :, y, x] = softmax(raw[n, :, y, x] / t) @ bins.double().numpy()
+    assert min(temperatures) < 0.9 and max(temperatures) == 1.0  # both regimes are exercised
+    np.testing.assert_allclose(decoded.numpy(), expected, atol=1e-4)
+
+
+def test_unsure_decoding_spans_the_annealed_mean_and_the_mean(bins):
+    logits = _logits(bins, seed=10)
+    # every pixel is "unsure" past an entropy of 1e-6: all at T = 1, the mean
+    mean = decode_unsure(logits, bins, temperature=0.2, unsure_entropy=1e-6)
+    np.testing.assert_allclose(mean.numpy(), decode_annealed(logits, bins, 1.0).numpy(), atol=1e-4)
+    # at T = 1 the entropy changes nothing
+    same = decode_unsure(logits, bins, temperature=1.0, unsure_entropy=0.5)
+    np.testing.assert_allclose(same.numpy(), mean.numpy(), atol=1e-4)
+    for temperature, unsure in ((0.0, 0.5), (0.3, 0.0), (0.3, 1.5)):
+        with pytest.raises(ValueError, match="unsure_entropy must lie in"):
+            decode_unsure(logits, bins, temperature, unsure)
 
 
 def test_sparse_soft_encoding_is_the_dense_one_nearest_first():

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorize_core.data.ab_bins import PAPER_TEMPERATURE, ab_bins
+from colorize_core.data.ab_bins import PAPER_TEMPERATURE, ab_bins, decode_unsure
 from colorize_core.data.cache import load_images
 from colorize_core.data.color import AB_SCALE, normalize_ab, split_lab
 from colorize_core.data.split import make_split, select
@@ -167,6 +167,29 @@ def test_decoding_at_another_temperature_is_evaluation_not_training(tmp_path, mo
     model, config = load_model(run_dir)  # colorize decodes at the run's temperature
     assert model.temperature == config.model.temperature == 1.0
     assert config == mean.config
+
+
+def test_decoding_unsure_pixels_at_the_mean_is_stored_like_a_temperature(tmp_path):
+    result = run_experiment(tiny_classifier(tmp_path, epochs=1, device="cpu"))
+    unsure = decode_at(result, 0.25, unsure_entropy=0.5)
+    run_dir = tmp_path / "cls"
+    assert ExperimentConfig.load(run_dir / "config.json").model.unsure_entropy == 0.5
+    for name in ("best.pt", "last.pt"):
+        assert load_checkpoint(run_dir / "checkpoints" / name)["config"] == unsure.config.to_dict()
+    model, config = load_model(run_dir)
+    assert (model.temperature, model.unsure_entropy) == (0.25, 0.5) == (
+        config.model.temperature, config.model.unsure_entropy,
+    )  # fmt: skip
+    lightness = result.data.lab[:2, :1].float() / 100
+    with torch.no_grad():
+        expected = decode_unsure(model.logits(lightness), model.bins, 0.25, 0.5) / AB_SCALE
+        torch.testing.assert_close(model(lightness), expected)
+    back = decode_at(unsure, 0.25)  # None again: every pixel at 0.25
+    assert load_model(run_dir)[
+        0
+    ].unsure_entropy is None and back.config == result.config.with_params(temperature=0.25)
+    with pytest.raises(ValueError, match="unsure_entropy must lie in"):
+        decode_at(result, 0.0, unsure_entropy=0.5)
 
 
 def _forbidden(name: str):

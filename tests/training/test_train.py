@@ -519,7 +519,7 @@ def test_a_resumed_run_decoding_at_another_temperature_rewrites_its_checkpoints(
     # a folder re-scored by an older version: config.json alone had the new temperature
     save_checkpoint(checkpoints / "best.pt", best)
     with pytest.raises(CheckpointError, match="config.json decodes at temperature 1, its "
-                       r"checkpoints/best.pt at 0.38 .*--resume"):  # fmt: skip
+                       r"checkpoints/best.pt at temperature 0.38 .*--resume"):  # fmt: skip
         load_model(config.run_dir)
     run_experiment(hotter, resume=True)  # what the message says: resuming brings them together
     assert load_model(config.run_dir)[0].temperature == 1.0

@@ -1,0 +1,131 @@
+"""How predictors do on each kind of photo: every one scored on each source's own held-out split.
+
+A model meant for everyone's photos is judged where it will be used, not only on its own test
+split: portraits (``faces_wild``, ``faces``), everyday photos (``photos_wild``) and outdoor scenes
+(``landscapes``). Each domain is split by its own seeded 70/15/15 split, as a run on that data
+set alone (or a mixture, ``data/mixture.py``) splits it, so every predictor trained on any of
+them meets only images it never trained on. Beside each predictor stands the gray photo, the
+baseline a colouriser must beat to do no harm, with the paired difference and its CI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+
+from colorize_core.data.cache import LabImages, load_images
+from colorize_core.data.split import Split, make_split
+from colorize_core.evaluation.evaluate import Evaluation, evaluate, evaluate_baselines
+from colorize_core.evaluation.stats import paired_bootstrap_ci
+
+GRAY = "gray"
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A registered data set as a kind of photo; ``limit``: its first N usable images only."""
+
+    dataset: str
+    limit: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.dataset
+
+
+# Everyone's photos, as the shared data holds them. landscapes keeps the first 1,500 images,
+# the scenes specialist's subset, so that it is compared on the split it was tested on.
+DOMAINS = (
+    Domain("photos_wild"),
+    Domain("faces_wild"),
+    Domain("faces"),
+    Domain("landscapes", 1500),
+)
+
+
+def domain_data(domain: Domain, size: int, seed: int = 0) -> tuple[LabImages, Split]:
+    """A domain's images at ``size`` and its seeded split."""
+    data = load_images(domain.dataset, size)
+    if domain.limit is not None and domain.limit < len(data):
+        data = data.subset(range(domain.limit))
+    return data, make_split(data.files, seed)
+
+
+def score_domains(
+    predictors: Mapping[str, nn.Module],
+    size: int,
+    domains: Sequence[Domain] = DOMAINS,
+    *,
+    which: str = "test",
+    seed: int = 0,
+    baselines: bool = True,
+    device: str | torch.device = "cpu",
+) -> dict[str, list[Evaluation]]:
+    """Each domain's evaluations on its ``which`` split: the predictors (name -> model), then,
+    with ``baselines``, every trivial baseline fitted on the domain's training split (gray among
+    them); without, gray alone."""
+    scored = {}
+    for domain in domains:
+        data, split = domain_data(domain, size, seed)
+        evaluations = [
+            evaluate(model, data, split, which, name=name, device=device)
+            for name, model in predictors.items()
+        ]
+        trivial = evaluate_baselines(data, split, which)
+        evaluations += trivial if baselines else [e for e in trivial if e.predictor == GRAY]
+        scored[domain.label] = evaluations
+    return scored
+
+
+def domain_table(scored: Mapping[str, list[Evaluation]]) -> pd.DataFrame:
+    """One row per (domain, predictor): ΔE2000 with its CI, colourfulness against the truth's,
+    and the paired ΔE2000 difference from gray with its CI (negative: better than gray).
+    ``beats_gray``/``harms`` say whether that CI lies wholly below/above zero."""
+    rows = []
+    for domain, evaluations in scored.items():
+        gray = next(e for e in evaluations if e.predictor == GRAY)
+        for e in evaluations:
+            s = e.summary
+            diff, low, high = paired_bootstrap_ci(
+                e.per_image["delta_e2000"].to_numpy(), gray.per_image["delta_e2000"].to_numpy()
+            )
+            rows.append(
+                {
+                    "domain": domain,
+                    "predictor": e.predictor,
+                    "images": len(e.per_image),
+                    "delta_e2000": s.loc["delta_e2000", "mean"],
+                    "delta_e2000_ci_low": s.loc["delta_e2000", "ci_low"],
+                    "delta_e2000_ci_high": s.loc["delta_e2000", "ci_high"],
+                    "colorfulness_pred": s.loc["colorfulness_pred", "mean"],
+                    "colorfulness_true": s.loc["colorfulness_true", "mean"],
+                    "colorfulness_ratio": s.loc["colorfulness_pred", "mean"]
+                    / s.loc["colorfulness_true", "mean"],
+                    "vs_gray": diff,
+                    "vs_gray_ci_low": low,
+                    "vs_gray_ci_high": high,
+                    "beats_gray": high < 0,
+                    "harms": low > 0,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def domain_grid(table: pd.DataFrame) -> pd.DataFrame:
+    """``domain_table`` for reading: one row per predictor, one column per domain, each cell
+    "ΔE2000 [CI]; gray ± [CI]; colourfulness % of the truth's"."""
+    cells = table.assign(
+        cell=[
+            f"{r.delta_e2000:.2f} [{r.delta_e2000_ci_low:.2f}, {r.delta_e2000_ci_high:.2f}]; "
+            f"vs gray {r.vs_gray:+.2f} [{r.vs_gray_ci_low:+.2f}, {r.vs_gray_ci_high:+.2f}]; "
+            f"{r.colorfulness_ratio:.0%} colour"
+            for r in table.itertuples()
+        ]
+    )
+    grid = cells.pivot(index="predictor", columns="domain", values="cell")
+    order = list(dict.fromkeys(table["predictor"]))
+    return grid.loc[order, list(dict.fromkeys(table["domain"]))]

@@ -1,0 +1,119 @@
+"""Scoring on every kind of photo (``evaluation/domains.py``) and choosing a general model's
+decoding on validation (``temperature.decoding_sweep``/``choose_decoding``), on synthetic photos
+standing in for the registered ``faces`` and ``landscapes``."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import synthetic_photos  # pytest puts tests/ on sys.path
+from PIL import Image
+
+from colorize_core.data.split import make_split
+from colorize_core.evaluation.domains import (
+    Domain,
+    domain_data,
+    domain_grid,
+    domain_table,
+    score_domains,
+)
+from colorize_core.evaluation.evaluate import evaluate
+from colorize_core.evaluation.stats import paired_bootstrap_ci
+from colorize_core.evaluation.temperature import choose_decoding, decoding_sweep
+from colorize_core.models import build_model
+from colorize_core.models.heads import with_head
+
+DOMAINS = (Domain("faces"), Domain("landscapes", 30))
+
+
+@pytest.fixture
+def shared(tmp_path, monkeypatch):
+    for seed, (name, count) in enumerate((("faces", 40), ("landscapes", 36))):
+        folder = tmp_path / name / "images"
+        folder.mkdir(parents=True)
+        for i, rgb in enumerate(synthetic_photos(count, size=32, seed=seed)):
+            Image.fromarray(rgb).save(folder / f"{i:03}.png")
+    monkeypatch.setenv("COLORIZE_DATA", str(tmp_path))
+    monkeypatch.setenv("COLORIZE_CACHE", str(tmp_path / "cache"))
+
+
+def _classifier(seed: int = 0):
+    torch.manual_seed(seed)
+    return with_head(build_model("unet", base=4), "classification").eval()
+
+
+def test_each_domain_is_scored_on_its_own_split_beside_gray(shared):
+    model = _classifier()
+    scored = score_domains({"general": model}, 32, DOMAINS, baselines=False)
+    assert list(scored) == ["faces", "landscapes"]
+    data, split = domain_data(Domain("landscapes", 30), 32)
+    assert len(data) == 30 and split == make_split(data.files, 0)
+    general, gray = scored["landscapes"]
+    assert (general.predictor, gray.predictor) == ("general", "gray")
+    assert list(general.per_image.index) == split.test
+    expected = evaluate(model, data, split, "test")
+    pd.testing.assert_frame_equal(general.per_image, expected.per_image)
+
+    table = domain_table(scored)
+    assert list(table["predictor"]) == ["general", "gray"] * 2
+    row = table[(table.domain == "landscapes") & (table.predictor == "general")].iloc[0]
+    diff, low, high = paired_bootstrap_ci(
+        general.per_image["delta_e2000"].to_numpy(), gray.per_image["delta_e2000"].to_numpy()
+    )
+    assert (row.vs_gray, row.vs_gray_ci_low, row.vs_gray_ci_high) == (diff, low, high)
+    assert row.beats_gray == (high < 0) and row.harms == (low > 0)
+    assert row.colorfulness_ratio == pytest.approx(
+        general.summary.loc["colorfulness_pred", "mean"]
+        / general.summary.loc["colorfulness_true", "mean"]
+    )
+    gray_row = table[(table.domain == "faces") & (table.predictor == "gray")].iloc[0]
+    assert gray_row.vs_gray == 0 and not gray_row.beats_gray and not gray_row.harms
+    grid = domain_grid(table)
+    assert list(grid.index) == ["general", "gray"] and list(grid.columns) == ["faces", "landscapes"]
+    assert grid.loc["general", "faces"].startswith(f"{table.delta_e2000[0]:.2f} [")
+
+
+def test_the_baselines_stand_beside_the_models(shared):
+    scored = score_domains({}, 32, DOMAINS[:1])
+    assert {"gray"} < {e.predictor for e in scored["faces"]}
+
+
+def test_the_decoding_sweep_scores_every_decoding_on_every_domain(shared):
+    model = _classifier()
+    domains = {d.label: domain_data(d, 32) for d in DOMAINS}
+    sweep = decoding_sweep(model, domains, [(0.38, None), (0.25, 0.5)])
+    assert len(sweep) == 4 and model.temperature == 0.38 and model.unsure_entropy is None
+    row = sweep[(sweep.domain == "faces") & (sweep.temperature == 0.25)].iloc[0]
+    assert row.unsure_entropy == 0.5
+    data, split = domains["faces"]
+    expected = evaluate(model.at_temperature(0.25, 0.5), data, split, "val").summary["mean"]
+    assert row.delta_e2000 == pytest.approx(expected["delta_e2000"])
+    assert row.vs_gray == pytest.approx(row.delta_e2000 - row.gray_delta_e2000)
+    assert math.isnan(sweep.unsure_entropy[0])
+
+
+def _sweep(rows):
+    columns = ["temperature", "unsure_entropy", "domain", "vs_gray", "colorfulness_ratio"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_the_weakest_domain_decides_among_colourful_enough_decodings():
+    sweep = _sweep(
+        [
+            # best on average, but harms landscapes
+            (0.25, np.nan, "faces", -4.0, 0.95), (0.25, np.nan, "landscapes", 0.5, 0.9),
+            # helps both: chosen
+            (0.38, 0.5, "faces", -1.0, 0.85), (0.38, 0.5, "landscapes", -0.2, 0.82),
+            # helps both more, but too gray on faces for the goal
+            (1.0, np.nan, "faces", -1.5, 0.5), (1.0, np.nan, "landscapes", -0.4, 0.7),
+        ]
+    )  # fmt: skip
+    assert choose_decoding(sweep) == (0.38, 0.5)
+    # nothing reaches 80%: the floor, 60%, decides (0.38 misses it on landscapes)
+    dull = sweep.assign(colorfulness_ratio=sweep.colorfulness_ratio * 0.72)
+    assert choose_decoding(dull) == (0.25, None)
+    # nothing reaches 60% either: the least harm wins
+    gray = sweep.assign(colorfulness_ratio=0.1)
+    assert choose_decoding(gray) == (1.0, None)
