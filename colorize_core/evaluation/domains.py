@@ -18,9 +18,11 @@ import torch
 from torch import nn
 
 from colorize_core.data.cache import LabImages, load_images
-from colorize_core.data.split import Split, make_split
+from colorize_core.data.color import split_lab
+from colorize_core.data.split import Split, make_split, select
 from colorize_core.evaluation.evaluate import Evaluation, evaluate, evaluate_baselines
 from colorize_core.evaluation.stats import paired_bootstrap_ci
+from colorize_core.training.loading import predict_ab
 
 GRAY = "gray"
 
@@ -129,3 +131,61 @@ def domain_grid(table: pd.DataFrame) -> pd.DataFrame:
     grid = cells.pivot(index="predictor", columns="domain", values="cell")
     order = list(dict.fromkeys(table["predictor"]))
     return grid.loc[order, list(dict.fromkeys(table["domain"]))]
+
+
+def domain_samples(
+    predictors: Mapping[str, nn.Module],
+    size: int,
+    domains: Sequence[Domain] = DOMAINS,
+    *,
+    per_domain: int = 1,
+    seed: int = 0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, list[str]]:
+    """The first ``per_domain`` test images of each domain: their L, each predictor's ab, the
+    true ab (Lab units) and a row title naming the domain, for one photo grid of every kind."""
+    lab = torch.cat(
+        [select(*domain_data(d, size, seed), "test").lab[:per_domain].float() for d in domains]
+    )
+    lightness, ab_true = split_lab(lab)
+    predictions = {name: predict_ab(model, lightness) for name, model in predictors.items()}
+    titles = [d.label for d in domains for _ in range(per_domain)]
+    return lightness, predictions, ab_true, titles
+
+
+# issue 27's targets for a general model, on each domain's test split: the floor (do no harm) and
+# the goal (help everywhere), and how close to each specialist on the specialist's own domain
+FLOOR_COLOUR, GOAL_COLOUR = 0.6, 0.8
+SPECIALIST_GAPS = {"faces_wild": 0.5, "landscapes": 0.3}  # domain -> allowed ΔE2000 above
+
+
+def general_targets(
+    table: pd.DataFrame, model: str, specialists: Mapping[str, str]
+) -> pd.DataFrame:
+    """Each target of the general ``model`` in ``domain_table``'s ``table``, measured: one row
+    per (target, domain) with the value, the threshold and whether it is met. ``specialists``
+    maps a domain to the predictor it is compared with (e.g. ``{"faces_wild": "faces"}``)."""
+    rows = []
+    for domain, scores in table.groupby("domain", sort=False):
+        mine = scores.set_index("predictor").loc[model]
+        checks = [
+            ("floor: not worse than gray beyond the CI", mine.vs_gray_ci_low, "<= 0",
+             not mine.harms),
+            ("floor: colourfulness of the truth's", mine.colorfulness_ratio, f">= {FLOOR_COLOUR}",
+             mine.colorfulness_ratio >= FLOOR_COLOUR),
+            ("goal: better than gray beyond the CI", mine.vs_gray_ci_high, "< 0",
+             bool(mine.beats_gray)),
+            ("goal: colourfulness of the truth's", mine.colorfulness_ratio, f">= {GOAL_COLOUR}",
+             mine.colorfulness_ratio >= GOAL_COLOUR),
+        ]  # fmt: skip
+        if domain in SPECIALIST_GAPS and specialists.get(domain) in set(scores["predictor"]):
+            other = scores.set_index("predictor").loc[specialists[domain]]
+            gap = mine.delta_e2000 - other.delta_e2000
+            checks.append(
+                (f"within {SPECIALIST_GAPS[domain]} ΔE2000 of {specialists[domain]}", gap,
+                 f"<= {SPECIALIST_GAPS[domain]}", gap <= SPECIALIST_GAPS[domain])
+            )  # fmt: skip
+        rows += [
+            {"domain": domain, "target": t, "value": v, "threshold": th, "met": bool(ok)}
+            for t, v, th, ok in checks
+        ]
+    return pd.DataFrame(rows)

@@ -153,3 +153,10 @@ def choose_decoding(sweep: pd.DataFrame) -> tuple[float, float | None]:
             temperature, unsure = candidates["worst"].idxmin()
             return float(temperature), None if math.isnan(unsure) else float(unsure)
     raise ValueError("the sweep is empty")
+
+
+def at_decoding(sweep: pd.DataFrame, decoding: tuple[float, float | None]) -> pd.DataFrame:
+    """The rows of ``decoding_sweep``'s ``sweep`` for one (temperature, unsure_entropy)."""
+    temperature, unsure = decoding
+    same = sweep["unsure_entropy"].isna() if unsure is None else sweep["unsure_entropy"] == unsure
+    return sweep[(sweep["temperature"] == temperature) & same]

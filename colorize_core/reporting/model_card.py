@@ -8,11 +8,13 @@ shipped weights file from the run's own files, so a card never holds a number ty
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from colorize_core.data.datasets import DATASETS
+from colorize_core.data.mixture import Source
 from colorize_core.evaluation.evaluate import Evaluation
 from colorize_core.reporting.report import pairwise
 from colorize_core.training.config import ExperimentConfig
@@ -62,6 +64,30 @@ def metrics_table(splits: list[TestSplit]) -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(verdicts)
 
 
+def _data_lines(config: ExperimentConfig, sources: Sequence[Source]) -> str:
+    """One bullet per data set trained on: what it is, how much of it, its source and licence;
+    a mixture's also give each source's share of the training draws."""
+    data, lines = config.data, []
+    for source in sources or [None]:
+        name = source.name if source else data.dataset
+        spec = DATASETS.get(name)
+        limit = data.limit.get(name) if isinstance(data.limit, dict) else data.limit
+        subset = f"the first {limit} usable images" if limit else "every usable image"
+        lines.append(
+            f"- `{name}`: {spec.description.rstrip('.') if spec else name}; {subset} at "
+            f"{data.image_size} px, split 70/15/15 by seed {config.seed}"
+            + (
+                f" ({source.train:,} training, {source.val:,} validation, {source.test:,} test "
+                f"images; {source.weight:.0%} of each epoch's draws)"
+                if source
+                else ""
+            )
+            + ".\n  Source and licence: "
+            + (spec.citation if spec else "a folder of the user's images")
+        )
+    return "\n".join(lines)
+
+
 def render_card(
     *,
     name: str,
@@ -77,10 +103,12 @@ def render_card(
     epochs: str,
     splits: list[TestSplit],
     limits: list[str],
+    sources: Sequence[Source] = (),
+    sections: Mapping[str, str] | None = None,
 ) -> str:
-    """The card's Markdown."""
+    """The card's Markdown. A mixture's card lists its ``sources``; ``sections`` (title ->
+    Markdown) follow the test metrics, e.g. the table of every domain and the decoding's choice."""
     data = config.data
-    spec = DATASETS.get(data.dataset)
     model = config.model
     head, t = f"{model.head} head", config.train
     loss = f"`{t.loss}`"
@@ -97,7 +125,7 @@ def render_card(
     augmentation = "none"
     if data.augment:
         augmentation = "horizontal flips only" if data.flip_only else "flips, rotations and crops"
-    subset = f"the first {data.limit} usable images" if data.limit else "every usable image"
+    extra = "".join(f"## {title}\n{text.strip()}\n\n" for title, text in (sections or {}).items())
     return (
         f"""# Shipped model `{name}`
 
@@ -112,10 +140,8 @@ notebook.
   to the photo's full resolution and joined with its own L.
 
 ## Data
-- `{data.dataset}`: {spec.description.rstrip(".") if spec else data.dataset}; {subset} at
-  {data.image_size} px, split 70/15/15 by seed {config.seed}; training augmentation:
-  {augmentation}.
-- Source and licence: {spec.citation if spec else "a folder of the user's images"}
+{_data_lines(config, sources)}
+- Training augmentation: {augmentation}.
 
 ## Training
 - Command: `{command}`
@@ -129,7 +155,7 @@ predicted ab (metric definitions: README, Metrics).
 
 {metrics_table(splits)}
 
-## Limits
+{extra}## Limits
 """
         + "\n".join(f"- {line}" for line in limits)
         + "\n"

@@ -25,10 +25,15 @@ NOTEBOOKS = (
     "ablations",
     "baselines_cnn_vs_unet",
     "vivid_colour",
+    "general_colour",
     "summary",  # last: it reads the results of all the others
 )
 PROFILE_NAMES = ("smoke", "cpu", "full")
-WRITES_REPORT = ("vivid_colour", "summary")  # given REPORT_DIR: they save tables and figures
+WRITES_REPORT = (
+    "vivid_colour",
+    "general_colour",
+    "summary",
+)  # given REPORT_DIR: they save tables and figures
 
 # The reference study's faces settings: AdamW, ReduceLROnPlateau, 30 epochs, batch 20.
 # VARIANTS: named alternatives each notebook also runs, chosen on the validation split. Faces: a
@@ -85,6 +90,22 @@ _VIVID = {
     "EPOCHS": 15, "LR": 5e-4, "WEIGHT_DECAY": 1e-4, "FLIP_ONLY": True, "KINDS": _VIVID_KINDS,
     "TEMPERATURES": None,  # the sweep of evaluation.temperature.TEMPERATURES
 }  # fmt: skip
+# One colouriser for everyone's photos: the vivid classification U-Net on photos_wild, faces_wild
+# and the scenes specialist's 1,500 landscapes, drawn in equal shares; its main run is
+# tools/ship_model.py general's recipe. A regression U-Net beside it; variants chosen on
+# validation. About 60 min per classification run at 64 px on 2 CPU cores with bf16.
+_GENERAL_LIMITS = {"photos_wild": None, "faces_wild": None, "faces": None, "landscapes": 1500}
+_GENERAL = {
+    "RUN_PREFIX": "general", "DATASET": "photos_wild+faces_wild+landscapes",
+    "LIMITS": _GENERAL_LIMITS, "WEIGHTS": "equal", "IMAGE_SIZE": 64, "EPOCHS": 8,
+    "BATCH_SIZE": 32, "LR": 5e-4, "WEIGHT_DECAY": 1e-4, "SCHEDULER": "cosine", "FLIP_ONLY": True,
+    "KINDS": {"classification": {"head": "classification", "rebalance": 0.75},
+              "regression": {"loss": "l1"}},
+    "VARIANTS": {"weights_by_size": {"weights": "size"},
+                 "width_16": {"model_kwargs": {"base": 16}}},
+    "DECODINGS": None,  # the sweep of evaluation.temperature.DECODINGS
+    "SPECIALISTS": {"faces_wild": "faces", "landscapes": "scenes"},
+}  # fmt: skip
 _CNN_VS_UNET = {"MODELS": ["cnn8", "unet"], "LOSS": "mse", "LR": 1e-3, "WEIGHT_DECAY": 1e-4,
                 "SCHEDULER": "inverse_sqrt"}  # fmt: skip
 
@@ -139,6 +160,7 @@ CPU = {
         },
     },
     "vivid_colour": _VIVID,
+    "general_colour": _GENERAL,
     "summary": {},
 }
 
@@ -176,6 +198,15 @@ SMOKE = {
         "KINDS": _one_epoch(_VIVID_KINDS),
         "TEMPERATURES": [1.0, PAPER_TEMPERATURE],  # the mean and Zhang's, two of TEMPERATURES
     },
+    "general_colour": {
+        **_GENERAL,
+        "LIMITS": dict.fromkeys(_GENERAL_LIMITS, 60),
+        "IMAGE_SIZE": 32,
+        "EPOCHS": 1,
+        "BATCH_SIZE": 16,
+        "VARIANTS": {"weights_by_size": {"weights": "size"}},
+        "DECODINGS": [[PAPER_TEMPERATURE, None], [PAPER_TEMPERATURE, 0.5]],  # lists: papermill
+    },
     "summary": {},
 }
 
@@ -204,6 +235,17 @@ FULL = {
             "cifar10": {"image_size": 32, "limit": None, "batch_size": 128},
         },
         "EPOCHS": 30,
+    },
+    "general_colour": {
+        **_GENERAL,  # landscapes stays the scenes specialist's 1,500: its test images held out
+        "IMAGE_SIZE": 128,
+        "EPOCHS": 30,
+        "BATCH_SIZE": 64,
+        "VARIANTS": {
+            "weights_by_size": {"weights": "size"},
+            "width_64": {"model_kwargs": {"base": 64}},
+            "size_64": {"image_size": 64},
+        },
     },
     "summary": {},
 }

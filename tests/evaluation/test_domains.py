@@ -12,6 +12,7 @@ from conftest import synthetic_photos  # pytest puts tests/ on sys.path
 from PIL import Image
 
 from colorize_core.data.split import make_split
+from colorize_core.evaluation import domains as dom
 from colorize_core.evaluation.domains import (
     Domain,
     domain_data,
@@ -117,3 +118,42 @@ def test_the_weakest_domain_decides_among_colourful_enough_decodings():
     # nothing reaches 60% either: the least harm wins
     gray = sweep.assign(colorfulness_ratio=0.1)
     assert choose_decoding(gray) == (1.0, None)
+
+
+def test_targets_are_measured_per_domain_and_against_each_specialist():
+    rows = [
+        # domain, predictor, ΔE2000, vs gray [low, high], colour ratio
+        ("faces_wild", "general", 8.0, -2.0, -2.5, -1.5, 0.85),
+        ("faces_wild", "faces", 7.7, -2.3, -2.8, -1.8, 0.9),
+        ("landscapes", "general", 10.5, 0.3, -0.1, 0.7, 0.65),
+        ("landscapes", "scenes", 9.5, -0.7, -1.4, -0.1, 0.9),
+    ]
+    table = pd.DataFrame(
+        [
+            {"domain": d, "predictor": p, "delta_e2000": e, "vs_gray": v, "vs_gray_ci_low": lo,
+             "vs_gray_ci_high": hi, "colorfulness_ratio": c, "beats_gray": hi < 0,
+             "harms": lo > 0}
+            for d, p, e, v, lo, hi, c in rows
+        ]
+    )  # fmt: skip
+    targets = dom.general_targets(table, "general", {"faces_wild": "faces", "landscapes": "scenes"})
+    met = targets.set_index(["domain", "target"])["met"]
+    assert met.loc["faces_wild"].all()  # all five, the 0.3 gap to faces within 0.5
+    assert met.loc["landscapes", "floor: not worse than gray beyond the CI"]
+    assert met.loc["landscapes", "floor: colourfulness of the truth's"]
+    assert not met.loc["landscapes", "goal: better than gray beyond the CI"]
+    assert not met.loc["landscapes", "goal: colourfulness of the truth's"]
+    gap = targets[targets.target == "within 0.3 ΔE2000 of scenes"].iloc[0]
+    assert gap.value == pytest.approx(1.0) and not gap.met
+    assert len(targets) == 10
+
+
+def test_one_photo_of_every_domain(shared):
+    model = _classifier()
+    lightness, predictions, ab_true, titles = dom.domain_samples({"m": model}, 32, DOMAINS)
+    assert titles == ["faces", "landscapes"] and lightness.shape == (2, 1, 32, 32)
+    data, split = domain_data(DOMAINS[1], 32)
+    first = data.lab[data.files.index(split.test[0])].float()
+    torch.testing.assert_close(lightness[1, 0], first[0])
+    torch.testing.assert_close(ab_true[1], first[1:])
+    assert predictions["m"].shape == (2, 2, 32, 32)
