@@ -46,7 +46,9 @@ def table(path: Path) -> str:
 def main(argv: list[str]) -> int:
     report = Path(argv[0]) if argv else Path("reports/cpu")
     stems = argv[1:] or sorted(
-        p.name[: -len("_summary.csv")] for p in report.glob("tables/*_summary.csv")
+        p.name[: -len("_summary.csv")]
+        for p in report.glob("tables/*_summary.csv")
+        if "__" not in p.name  # a notebook's own part of a group; the merged table has all
     )
     print(facts(report), end="\n\n")
     for stem in stems:

@@ -29,6 +29,7 @@ from colorize_core.data.datasets import (
     file_stem,
     resolve_dataset,
 )
+from colorize_core.data.paths import shown_path
 from colorize_core.data.progress import progress
 
 log = logging.getLogger(__name__)
@@ -162,10 +163,12 @@ def _read_cache(cache_file: Path, key: str) -> dict | None:
             cached["files"], cached["skipped"], cached["lab"]
         )
     except Exception as error:
-        log.warning("ignoring unreadable cache %s (%s)", cache_file, error)
+        log.warning("ignoring unreadable cache %s (%s)", shown_path(cache_file), error)
         return None
     if not intact:
-        log.warning("ignoring damaged cache %s (checksum mismatch); rebuilding it", cache_file)
+        log.warning(
+            "ignoring damaged cache %s (checksum mismatch); rebuilding it", shown_path(cache_file)
+        )
         return None
     return cached
 
@@ -212,7 +215,7 @@ def load_images(
     stem = f"{file_stem(name)}-{size}px-{key[:16]}"
     cache_file = Path(cache_dir or default_cache_dir()) / f"{stem}.pt"
     if (cached := _read_cache(cache_file, key)) is not None:
-        log.info("%s: %d images from cache %s", label, len(cached["files"]), cache_file)
+        log.info("%s: %d images from cache %s", label, len(cached["files"]), shown_path(cache_file))
         return LabImages(name, size, cached["files"], cached["lab"], cached["skipped"], key)
 
     kept, pixels, skipped = _decode_all(label, root, files, size, upscale)
@@ -221,7 +224,13 @@ def load_images(
     checksum = _checksum(kept, skipped, lab)
     contents = {"key": key, "files": kept, "lab": lab, "skipped": skipped, "checksum": checksum}
     _write_cache(cache_file, contents)
-    log.info("%s: decoded %d images at %dpx, cached in %s", label, len(kept), size, cache_file)
+    log.info(
+        "%s: decoded %d images at %dpx, cached in %s",
+        label,
+        len(kept),
+        size,
+        shown_path(cache_file),
+    )
     return LabImages(name, size, kept, lab, skipped, key)
 
 

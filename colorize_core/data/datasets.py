@@ -28,6 +28,7 @@ from colorize_core.data.centre_square import process_centre_square
 from colorize_core.data.download import check_dataset, fetch_dataset
 from colorize_core.data.images import display_name, name_bytes
 from colorize_core.data.lfw import process_lfw
+from colorize_core.data.paths import shown_path
 from colorize_core.data.spec import DatasetError, DatasetSpec, Processing
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ def colorize_data() -> Path | None:
 def _images(root: Path, name: str, source: str) -> Path:
     """The image folder of a data set root (``root/images`` if there is one), logged."""
     folder = root / "images" if (root / "images").is_dir() else root
-    log.info("data set %r: using %s (%s)", name, display_name(folder), source)
+    log.info("data set %r: using %s (%s)", name, shown_path(folder), source)
     return folder
 
 
@@ -212,7 +213,7 @@ def resolve_dataset(
         if not folder.is_dir():
             shown = display_name(folder)
             raise DatasetError(f"{name!r}: {shown} does not exist or is not a folder")
-        log.info("data set %r: using %s", name, display_name(folder))
+        log.info("data set %r: using %s", name, shown_path(folder))
         return folder
     spec = get_spec(name)
     if path is not None:

@@ -34,6 +34,7 @@ from colorize_core.data.manifest import (
     read_manifest,
     same_picture,
 )
+from colorize_core.data.paths import shown_path
 from colorize_core.data.spec import DatasetError, DatasetSpec, Processing, archive_urls
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def fetch_dataset(spec: DatasetSpec, dest: Path, url: str | Mapping[str, str]) -
         raise DatasetError(f"downloading {spec.name!r} from {shown} failed: {err}") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    log.info("data set %r: %d files verified in %s", spec.name, len(entries), dest)
+    log.info("data set %r: %d files verified in %s", spec.name, len(entries), shown_path(dest))
     return dest
 
 

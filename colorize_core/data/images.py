@@ -36,6 +36,8 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorize_core.data.paths import shown_path
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
@@ -97,7 +99,9 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """
     rgb, alpha, _, frames = read_rgb_alpha(path)
     if frames > 1:
-        log.warning("%s: %d frames (animation or pages); only the first is used", path, frames)
+        log.warning(
+            "%s: %d frames (animation or pages); only the first is used", shown_path(path), frames
+        )
     if alpha is None:
         return rgb
     opacity = alpha[..., None].astype(np.float32) / 255.0

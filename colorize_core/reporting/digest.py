@@ -1,9 +1,10 @@
 """What each group of a report opens with: a headline written from its numbers, and a compact
 table of the key metrics; the full tables follow in collapsible sections.
 
-Everything here reads the tables the summary notebook writes (``<stem>_summary.csv``,
-``_vs_baselines.csv``, ``_pairwise.csv``, ``_ablation.csv``), so the report index, rebuilt from
-committed tables, says what the notebook said. The summary notebook and ``index_page`` both use it.
+Everything here reads a group's tables as the notebooks write them (``<stem>_summary.csv``,
+``_vs_baselines.csv``, ``_pairwise.csv``, ``_ablation.csv``, merged by the summary: ``merge``), so
+the report index, rebuilt from committed tables, says what the notebook said. The summary notebook
+and ``index_page`` both use it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from colorize_core.reporting.report import ALL_METRICS, group_label
+from colorize_core.data.datasets import DATASETS
+from colorize_core.reporting.comparisons import ALL_METRICS
+from colorize_core.reporting.report_files import PER_SOURCE, STEM, group_label
 
 # The key metrics, in this order, where a group has them: pixel accuracy of the colour (PSNR ab,
 # the reference studies' ΔE76, the perceptual ΔE2000), structure (SSIM), vividness
@@ -33,9 +36,6 @@ SECTIONS = {
     "quoted": "quoted from the reference studies: their own test images and code, not re-run",
 }
 _CELL = re.compile(r"^\s*(\S+)(?:\s*\[\s*([^,\]]+)\s*,\s*([^\]]+)\])?\s*$")
-_STEM = re.compile(
-    r"^(?P<dataset>.+)_(?P<size>\d+|default)px_(?P<images>all|\d+)_seed(?P<seed>\d+)$"
-)
 
 # Styles of the key table and the collapsible sections; the index page and the summary notebook
 # both include them, so the table looks the same in the browser and in JupyterLab.
@@ -78,13 +78,22 @@ def sig3(value: float) -> str:
 
 def stem_label(stem: str) -> str:
     """``faces_128px_all_seed0`` -> ``faces, 128 px, all images, seed 0``: the
-    ``report.group_label`` of the group that ``report.group_stem`` named; other stems unchanged."""
-    match = _STEM.match(stem)
+    ``group_label`` of the group that ``group_stem`` named (a mixture's
+    ``a-b`` as ``a+b``); other stems unchanged."""
+    match = STEM.match(stem)
     if match is None:
         return stem
+    dataset, images = match["dataset"], match["images"]
+    if all(name in DATASETS for name in dataset.split("-")):
+        dataset = dataset.replace("-", "+")
     size = None if match["size"] == "default" else int(match["size"])
-    limit = None if match["images"] == "all" else int(match["images"])
-    return group_label((match["dataset"], size, limit, int(match["seed"])))
+    if images == "all":
+        limit = None
+    elif images.isdigit():
+        limit = int(images)
+    else:
+        limit = tuple((source, int(n)) for n, source in PER_SOURCE.findall(images))
+    return group_label((dataset, size, limit, int(match["seed"])))
 
 
 def folded(title: str, body: str) -> str:
@@ -114,9 +123,9 @@ class GroupTables:
 
         return cls(
             table("summary", index_col=0, dtype=str, keep_default_na=False),
-            table("vs_baselines"),
-            table("pairwise"),
-            table("ablation"),
+            table("vs_baselines", index_col=0),
+            table("pairwise", index_col=0),
+            table("ablation", index_col=0),
         )
 
     @cached_property

@@ -1,9 +1,10 @@
 """``reports/<profile>/index.html``: what a reader opens the report for, first.
 
 Per group of comparable runs: a headline written from the numbers, the key metrics (``digest``),
-the photo grid and the metric chart; the full tables and the other figures folded below. Then the
-vivid-colour targets, the notebooks and the runs into the folder. Built only from the folder's
-``tables/``, ``figures/`` and ``run.json``, so a committed report can be rebuilt without training:
+each notebook's photo grid and the metric chart; the full tables and the other figures folded
+below. Then the vivid-colour targets, any other table a notebook wrote, the notebooks and the runs
+into the folder. Built only from the folder's ``tables/``, ``figures/`` and ``run.json``, so a
+committed report can be rebuilt without training:
 ``python -m colorize_core.reporting.index_page reports/cpu``.
 """
 
@@ -17,24 +18,25 @@ from pathlib import Path
 import pandas as pd
 
 from colorize_core.data.atomic import write_text
-from colorize_core.data.datasets import DATASETS
-from colorize_core.reporting import digest
+from colorize_core.reporting import digest, merge, report_files
+from colorize_core.reporting.profiles import NOTEBOOKS
+from colorize_core.reporting.report_files import GroupFile
 from colorize_core.training.provenance import describe_cpu
 
-# The files report.summarize_results writes for each group of runs, in the order a reader wants
-# them: the summary table with its bar chart and photo grid first, the detailed comparisons after.
+# A group's files in the order a reader wants them: the summary table with its bar chart and photo
+# grid first, the detailed comparisons after. The photo grids and the chart are shown open under
+# the key table; the FOLDED figures below it.
 READING_ORDER = (
     "summary", "metrics", "samples", "vs_baselines", "ablation", "pairwise", "distributions",
     "curves",
 )  # fmt: skip
-SHOWN = ("samples", "metrics")  # figures shown open under the key table; the rest are folded
+FOLDED = ("distributions", "curves")
 CAPTIONS = {
     "samples": "The first test images: the gray input, each model's colours, the truth.",
     "metrics": "Means over the test images with 95% CIs, every predictor.",
     "distributions": "Per-image distributions of each metric.",
     "curves": "Training and validation loss per epoch.",
 }
-TABLE_KINDS = ("summary", "vs_baselines", "pairwise", "ablation")  # read by digest.GroupTables
 VIVID_PREFIX = "vivid_"  # the vivid_colour notebook's target tables and trade-off figures
 PAGE_CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1320px;padding:0 1.5em;
@@ -50,33 +52,36 @@ table.full td,table.full th{border-bottom:1px solid #eee;padding:2px 6px;text-al
 """
 
 
-def file_kind(path: Path) -> str | None:
-    return next((k for k in READING_ORDER if path.stem.endswith(f"_{k}")), None)
+def report_groups(out: Path) -> dict[str, list[GroupFile]]:
+    """The group tables (CSV) and figures under ``out`` (``report_files``), by group stem:
+    groups in the dataset registry's order (faces, landscapes, cifar10; then any other), each
+    group's merged files first, then each notebook's in the suite's order, each in
+    ``READING_ORDER``."""
+    groups: dict[str, list[GroupFile]] = {}
+    for file in report_files.group_files(out):
+        groups.setdefault(file.stem, []).append(file)
+
+    def rank(file: GroupFile) -> tuple[int, str, int]:
+        kind = READING_ORDER.index(file.kind)
+        if file.owner is None:
+            return (-1, "", kind)
+        known = NOTEBOOKS.index(file.owner) if file.owner in NOTEBOOKS else len(NOTEBOOKS)
+        return (known, file.owner, kind)
+
+    return {
+        stem: sorted(groups[stem], key=rank)
+        for stem in sorted(groups, key=report_files.group_order)
+    }
 
 
-def report_groups(out: Path) -> dict[str, list[Path]]:
-    """The summary's tables (CSV) and figures under ``out``, by group stem: groups in the
-    dataset registry's order (faces, landscapes, cifar10; then any other), each group's files in
-    ``READING_ORDER``. A file of no known kind is kept, last in its own group."""
-    files = [*(out / "tables").glob("*.csv")]
-    files += [p for p in (out / "figures").glob("*") if p.suffix in (".png", ".jpg")]
-
-    def reading_rank(path: Path) -> tuple[int, str]:
-        known = file_kind(path)
-        return (READING_ORDER.index(known) if known else len(READING_ORDER), path.name)
-
-    groups: dict[str, list[Path]] = {}
-    for path in sorted(files, key=reading_rank):
-        known = file_kind(path)
-        stem = path.stem.removesuffix(f"_{known}") if known else path.stem
-        groups.setdefault(stem, []).append(path)
-
-    def dataset_rank(stem: str) -> int:
-        # the longest matching name: faces_wild_... belongs to faces_wild, not to faces
-        names = [name for name in DATASETS if stem.startswith(f"{name}_")]
-        return list(DATASETS).index(max(names, key=len)) if names else len(DATASETS)
-
-    return {stem: groups[stem] for stem in sorted(groups, key=lambda s: (dataset_rank(s), s))}
+def other_files(out: Path) -> list[Path]:
+    """Tables (CSV) and figures under ``out`` that belong to no group, e.g. a notebook's own
+    ``general_domains.csv``: shown as they are, never removed by the summary."""
+    paths = [*(out / "tables").glob("*.csv"), *(out / "figures").glob("*")]
+    return sorted(
+        (p for p in paths if p.suffix in (".csv", ".png", ".jpg") and not report_files.parse(p)),
+        key=lambda p: (p.suffix != ".csv", p.name),
+    )
 
 
 def _figure(path: Path, caption: str | None = None) -> str:
@@ -87,33 +92,40 @@ def _figure(path: Path, caption: str | None = None) -> str:
     )
 
 
-def group_section(stem: str, files: list[Path]) -> str:
-    """One group: headline, key table, photo grid and chart, then everything else folded."""
-    kinds = {file_kind(p): p for p in files if file_kind(p)}
+def _group_figure(file: GroupFile) -> str:
+    caption = CAPTIONS[file.kind]
+    return _figure(file.path, f"{file.owner}: {caption}" if file.owner else caption)
+
+
+def group_tables(out: Path, stem: str, files: list[GroupFile]) -> digest.GroupTables | None:
+    """The group's merged tables as the summary wrote them; before the summary ran, the
+    notebooks' tables joined here (without the model pairs across notebooks); None without."""
+    tables = out / "tables"
+    if any(f.owner is None and f.kind == "summary" for f in files):
+        return digest.GroupTables.read(tables, stem)
+    notebooks = list(dict.fromkeys(f.owner for f in files if f.kind == "summary"))
+    return merge.combine(tables, stem, notebooks)[0] if notebooks else None
+
+
+def group_section(out: Path, stem: str, files: list[GroupFile]) -> str:
+    """One group: headline, key table, photo grids and chart, then everything else folded."""
     parts = [f'<h2 id="{html.escape(stem)}">{html.escape(digest.stem_label(stem))}</h2>']
-    if "summary" in kinds:
-        tables = digest.GroupTables.read(kinds["summary"].parent, stem)
+    tables = group_tables(out, stem, files)
+    if tables is not None:
         parts.append(f'<p class="headline">{digest.markdown_to_html(digest.headline(tables))}</p>')
         parts.append(digest.key_table_html(tables))
-    parts += [_figure(kinds[k], CAPTIONS[k]) for k in SHOWN if k in kinds]
-    if "summary" in kinds:
+    figures = [f for f in files if f.kind in report_files.FIGURE_KINDS]
+    merged_chart = any(f.owner is None and f.kind == "metrics" for f in figures)
+    shown = [f for f in figures if f.kind == "samples"]  # every notebook's photos, then the chart
+    shown += [f for f in figures if f.kind == "metrics" and (f.owner is None or not merged_chart)]
+    parts += [_group_figure(f) for f in shown]
+    if tables is not None:
         parts.append(digest.details_html(tables))
-    folded = [
-        _figure(kinds[k], CAPTIONS.get(k))
-        for k in READING_ORDER
-        if k in kinds and k not in SHOWN and k not in TABLE_KINDS
-    ]
+    folded = [_group_figure(f) for f in figures if f.kind in FOLDED]
     if folded:
         parts.append(
             digest.folded("More figures: per-image distributions, training curves", "".join(folded))
         )
-    for path in (p for p in files if file_kind(p) is None):  # a file of no known kind, shown plain
-        body = (
-            digest.wide_table(pd.read_csv(path, index_col=0).fillna(""))
-            if path.suffix == ".csv"
-            else _figure(path)
-        )
-        parts.append(digest.folded(path.stem, body))
     return "".join(parts)
 
 
@@ -156,6 +168,19 @@ def vivid_section(files: list[Path]) -> str:
     return "".join(parts)
 
 
+def other_section(files: list[Path]) -> str:
+    """Tables and figures of no group, each folded under its name."""
+    parts = ['<h2 id="other">Other tables</h2>']
+    for path in files:
+        body = (
+            digest.wide_table(pd.read_csv(path, index_col=0).fillna(""))
+            if path.suffix == ".csv"
+            else _figure(path)
+        )
+        parts.append(digest.folded(path.stem, body))
+    return "".join(parts)
+
+
 def _link(target: str | None, label: str) -> str:
     return f'<a href="{html.escape(target)}">{label}</a>' if target else ""
 
@@ -177,14 +202,16 @@ def write_index(out: Path, info: dict) -> Path:
         f'{len(info["invocations"])} run(s) into this folder (<a href="#runs">listed below</a>)'
     )
     groups = report_groups(out)
-    vivid = [p for stem, files in groups.items() if stem.startswith(VIVID_PREFIX) for p in files]
-    groups = {stem: files for stem, files in groups.items() if not stem.startswith(VIVID_PREFIX)}
-    links = [(stem, digest.stem_label(stem)) for stem in groups] + (
-        [("vivid", "vivid colour")] if vivid else []
-    )
+    others = other_files(out)
+    vivid = [p for p in others if p.name.startswith(VIVID_PREFIX)]
+    others = [p for p in others if p not in vivid]
+    links = [(stem, digest.stem_label(stem)) for stem in groups]
+    links += [("vivid", "vivid colour")] if vivid else []
+    links += [("other", "other tables")] if others else []
     contents = " · ".join(f'<a href="#{html.escape(s)}">{html.escape(t)}</a>' for s, t in links)
-    sections = "".join(group_section(stem, files) for stem, files in groups.items())
+    sections = "".join(group_section(out, stem, files) for stem, files in groups.items())
     sections += vivid_section(vivid) if vivid else ""
+    sections += other_section(others) if others else ""
     rows = "".join(
         f"<tr><td>{html.escape(r['name'])}</td><td>{'ok' if r['ok'] else 'FAILED'}</td>"
         f"<td>{r['seconds']:.0f} s</td>"
@@ -209,7 +236,7 @@ def write_index(out: Path, info: dict) -> Path:
 <title>colorize report: {html.escape(info["profile"])}</title>
 <style>{PAGE_CSS}{digest.CSS}</style></head><body>
 <h1>colorize: {html.escape(info["profile"])} profile</h1><p class="facts">{facts}</p>
-<nav>{contents or "No summary tables or figures (the summary notebook did not run)."}</nav>
+<nav>{contents or "No group tables or figures (no notebook wrote any)."}</nav>
 <p class="howto">{howto}</p>
 {sections}
 <h2 id="notebooks">Notebooks</h2><table class="plain"><tr><th>notebook</th><th>status</th>

@@ -26,14 +26,9 @@ NOTEBOOKS = (
     "baselines_cnn_vs_unet",
     "vivid_colour",
     "general_colour",
-    "summary",  # last: it reads the results of all the others
+    "summary",  # last: it merges the tables all the others wrote into REPORT_DIR
 )
 PROFILE_NAMES = ("smoke", "cpu", "full")
-WRITES_REPORT = (
-    "vivid_colour",
-    "general_colour",
-    "summary",
-)  # given REPORT_DIR: they save tables and figures
 
 # The reference study's faces settings: AdamW, ReduceLROnPlateau, 30 epochs, batch 20.
 # VARIANTS: named alternatives each notebook also runs, chosen on the validation split. Faces: a

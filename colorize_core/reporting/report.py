@@ -1,10 +1,12 @@
-"""Gather runs from ``results/`` into comparison tables: the summary notebook's logic.
+"""Runs into comparison tables and figures: what each experiment notebook writes of its runs.
 
 Everything here reads the files runs wrote (config.json, metrics.json, metrics_per_image.csv,
 ab_histograms.csv, history.csv), never notebook outputs. Tables are per *group*: runs on the same
 dataset, image size, subset and seed share one test split, so their numbers (and the trivial
 baselines computed on that split) are comparable; runs on different groups are not and never share
-a table.
+a table. ``write_group_reports`` writes one notebook's part of each group into the report folder
+(``report_files`` names it; ``comparisons`` makes the paired tables); ``merge`` joins the parts
+for the summary.
 """
 
 from __future__ import annotations
@@ -14,16 +16,13 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
-import numpy as np
 import pandas as pd
 import torch
 
-from colorize_core.data.atomic import write_text, written_atomically
 from colorize_core.data.cache import LabImages
 from colorize_core.data.color import split_lab
-from colorize_core.data.datasets import DATASETS, file_stem
+from colorize_core.data.datasets import DATASETS
 from colorize_core.data.split import Split, select
 from colorize_core.evaluation.baselines import fit_baselines
 from colorize_core.evaluation.evaluate import (
@@ -31,18 +30,23 @@ from colorize_core.evaluation.evaluate import (
     Evaluation,
     evaluate_baselines,
     long_summary,
-    paired_difference,
     summarize,
 )
-from colorize_core.evaluation.metrics import METRICS, SPLIT_METRICS, js_divergence
-from colorize_core.evaluation.stats import bootstrap_pooled
+from colorize_core.evaluation.metrics import METRICS
 from colorize_core.models.ensemble import ENSEMBLE
-from colorize_core.runs.experiment import load_data
+from colorize_core.reporting import merge, report_files
+from colorize_core.reporting.comparisons import (
+    ALL_METRICS,
+    ablation_table,
+    paired_against_baselines,
+    pairwise,
+)
+from colorize_core.reporting.comparisons import paired_js_difference as paired_js_difference
+from colorize_core.reporting.report_files import group_label, group_stem, limit_key, write_table
+from colorize_core.runs.experiment import RunResult, load_data
 from colorize_core.training.config import ExperimentConfig
 from colorize_core.training.loading import load_model, predict_ab
 
-# Every metric a report shows: the per-image means, then the whole-split statistics.
-ALL_METRICS = MappingProxyType({**METRICS, **SPLIT_METRICS})
 KEY_METRICS = ("psnr_ab", "ssim_rgb", "delta_e76", "delta_e2000", "colorfulness_pred", "auc_ab")
 
 # The reference studies' published numbers, quoted as printed, NOT re-run here. They were computed
@@ -83,11 +87,12 @@ class Run:
     @property
     def group(self) -> tuple:
         """Runs with equal groups were evaluated on the same test images (the registered size
-        stands in for ``image_size=None``, which loads at that size)."""
+        stands in for ``image_size=None``, which loads at that size; a mixture's per-source
+        limits are a tuple, ``limit_key``)."""
         d = self.config.data
         spec = DATASETS.get(d.dataset)
         size = d.image_size or (spec.image_size if spec else None)
-        return (d.dataset, size, d.limit, self.config.seed)
+        return (d.dataset, size, limit_key(d.dataset, d.limit), self.config.seed)
 
     def evaluation(self) -> Evaluation:
         """The test split's scores; with histograms, the summary ends with ab_js_divergence."""
@@ -107,22 +112,10 @@ def load_runs(results_dir: str | Path) -> list[Run]:
     """
     runs, stale = [], []
     for metrics_file in sorted(Path(results_dir).rglob("metrics.json")):
-        folder = metrics_file.parent
         try:
-            per_image, histograms = _scores(folder)
+            runs.append(load_run(metrics_file.parent))
         except ValueError:
-            stale.append(folder.name)
-            continue
-        runs.append(
-            Run(
-                folder,
-                ExperimentConfig.load(folder / "config.json"),
-                json.loads(metrics_file.read_text()),
-                per_image,
-                pd.read_csv(folder / "history.csv"),
-                histograms,
-            )
-        )
+            stale.append(metrics_file.parent.name)
     if stale:
         warnings.warn(
             f"skipped {len(stale)} run(s) scored with an older metric set: {', '.join(stale)}; "
@@ -130,6 +123,20 @@ def load_runs(results_dir: str | Path) -> list[Run]:
             stacklevel=2,
         )
     return runs
+
+
+def load_run(folder: str | Path) -> Run:
+    """One finished run folder; ValueError if it was scored with an older metric set."""
+    folder = Path(folder)
+    per_image, histograms = _scores(folder)
+    return Run(
+        folder,
+        ExperimentConfig.load(folder / "config.json"),
+        json.loads((folder / "metrics.json").read_text()),
+        per_image,
+        pd.read_csv(folder / "history.csv"),
+        histograms,
+    )
 
 
 def _scores(folder: Path) -> tuple[pd.DataFrame, AbHistograms | None]:
@@ -146,12 +153,6 @@ def _scores(folder: Path) -> tuple[pd.DataFrame, AbHistograms | None]:
     if list(histograms.files) != list(per_image.index):
         raise ValueError(f"{folder.name}: histograms and per-image metrics list other images")
     return per_image, histograms
-
-
-def group_label(group: tuple) -> str:
-    dataset, size, limit, seed = group
-    images = "all images" if limit is None else f"first {limit} images"
-    return f"{dataset}, {size or 'default'} px, {images}, seed {seed}"
 
 
 def group_runs(runs: Iterable[Run]) -> dict[tuple, list[Run]]:
@@ -243,103 +244,6 @@ def summary_table(long: pd.DataFrame, metrics: Iterable[str] = ALL_METRICS) -> p
     return table
 
 
-def paired_against_baselines(
-    evaluations: list[Evaluation],
-    baselines: list[Evaluation],
-    metrics: Iterable[str] = ("psnr_ab", "delta_e2000", "auc_ab_rebalanced", "ab_js_divergence"),
-) -> pd.DataFrame:
-    """Per model, baseline and metric: mean per-image difference (model - baseline), its paired
-    95% CI, and whether the model is better by more than the CI (the CI excludes zero). For
-    ab_js_divergence the difference of the pooled values (``paired_js_difference``); a metric
-    that either summary lacks (no histograms) is left out."""
-    rows = []
-    for evaluation in evaluations:
-        for baseline in baselines:
-            rows += _paired_rows(evaluation, baseline, metrics)
-    return pd.DataFrame(rows)
-
-
-def pairwise(
-    evaluations: list[Evaluation],
-    metrics: Iterable[str] = (
-        "delta_e2000",
-        "colorfulness_gap",
-        "auc_ab_rebalanced",
-        "ab_js_divergence",
-    ),
-) -> pd.DataFrame:
-    """Every pair of models on the same images: difference, paired CI, verdict (by default on
-    colour error, on how far each is from the true colourfulness, on rare colours and on the
-    split's ab distribution), as ``paired_against_baselines``."""
-    rows = []
-    for i, a in enumerate(evaluations):
-        for b in evaluations[i + 1 :]:
-            rows += _paired_rows(a, b, metrics)
-    return pd.DataFrame(rows)
-
-
-def ablation_table(
-    reference: Evaluation,
-    variants: list[Evaluation],
-    metrics: Iterable[str] = ("psnr_ab", "delta_e2000"),
-) -> pd.DataFrame:
-    """Each variant against the reference run: paired difference, CI and a one-line verdict."""
-    return pd.DataFrame([row for v in variants for row in _paired_rows(v, reference, metrics)])
-
-
-def paired_js_difference(
-    a: Evaluation, b: Evaluation, confidence: float = 0.95
-) -> tuple[float, float, float]:
-    """``ab_js_divergence`` of ``a`` minus that of ``b`` (bits, -1..1) with its bootstrap CI.
-
-    ``stats.bootstrap_pooled`` resamples the same test images for both predictors' histograms,
-    so, as in ``paired_difference``, a CI excluding zero is a difference beyond image-to-image
-    noise. Returns ``(difference, low, high)``; ValueError without histograms or on other images.
-    """
-    ha, hb = a.histograms, b.histograms
-    if ha is None or hb is None:
-        raise ValueError("the paired ab_js_divergence needs both evaluations' ab histograms")
-    if ha.files != hb.files or not np.array_equal(ha.true, hb.true):
-        raise ValueError("paired comparison needs both evaluations on the same images, in order")
-    return bootstrap_pooled(_js_difference, ha.pred, hb.pred, ha.true, confidence=confidence)
-
-
-def _js_difference(pred_a: np.ndarray, pred_b: np.ndarray, true: np.ndarray) -> np.ndarray:
-    # (..., Q) pooled counts -> (...), vectorised for bootstrap_pooled
-    return js_divergence(pred_a, true) - js_divergence(pred_b, true)
-
-
-def _paired_rows(a: Evaluation, b: Evaluation, metrics: Iterable[str]) -> list[dict]:
-    # a metric missing from either summary (ab_js_divergence without histograms) is left out
-    return [_paired_row(a, b, m) for m in metrics if m in a.summary.index and m in b.summary.index]
-
-
-def _paired_row(a: Evaluation, b: Evaluation, metric: str) -> dict:
-    if metric == "ab_js_divergence":
-        diff, low, high = paired_js_difference(a, b)
-        pooled = f"{a.summary.at[metric, 'mean']:.3g} vs {b.summary.at[metric, 'mean']:.3g}"
-        basis = f"pooled over the split {pooled}; 95% CI of the difference"
-    else:
-        diff, low, high = paired_difference(a, b, metric)
-        basis = "95% CI of the per-image difference"
-    clear = low > 0 or high < 0
-    direction = "better" if (diff > 0) == bool(ALL_METRICS[metric].higher_is_better) else "worse"
-    effect = (
-        "larger than the CI, a real effect."
-        if clear
-        else "within the CI, not distinguishable from noise."
-    )
-    verdict = (
-        f"{a.predictor} is {direction} than {b.predictor} on {metric} by {abs(diff):.3g} "
-        f"({basis} [{low:.3g}, {high:.3g}]): {effect}"
-    )
-    return {
-        "a": a.predictor, "b": b.predictor, "metric": metric, "difference": diff,
-        "ci_low": low, "ci_high": high, "beyond_ci": clear,
-        "a_better_beyond_ci": clear and direction == "better", "verdict": verdict,
-    }  # fmt: skip
-
-
 def validation_table(validations: list[Evaluation]) -> pd.DataFrame:
     """Validation-split means of the key metrics per run, and which run they choose.
 
@@ -378,7 +282,7 @@ def sample_predictions(
 
 @dataclass
 class GroupSummary:
-    """The summary of one comparable group of runs, with the files written for it."""
+    """One notebook's part of a comparable group of runs, with the files written for it."""
 
     label: str
     stem: str
@@ -387,13 +291,7 @@ class GroupSummary:
     pairwise: pd.DataFrame
     ablation: pd.DataFrame | None
     figures: dict[str, Path]
-
-
-def group_stem(group: tuple) -> str:
-    """The group's tables' and figures' file name stem (``group_label`` is its readable name)."""
-    dataset, size, limit, seed = group
-    images = "all" if limit is None else limit
-    return f"{file_stem(dataset)}_{size or 'default'}px_{images}_seed{seed}"
+    files: list[Path]  # everything written for it: tables, figures, scores
 
 
 def _ablation(evaluations: list[Evaluation]) -> pd.DataFrame | None:
@@ -406,66 +304,88 @@ def _ablation(evaluations: list[Evaluation]) -> pd.DataFrame | None:
     return ablation_table(reference, variants)
 
 
-def summarize_results(results_dir: str | Path, report_dir: str | Path) -> list[GroupSummary]:
-    """Build every group's tables and figures from the runs under ``results_dir``; write them
-    to ``report_dir/tables`` (CSV + Markdown) and ``report_dir/figures`` (PNG; the photo grid
-    of sample predictions JPEG). Tables and figures an earlier summary wrote there are removed
-    first: a group whose runs are gone (another subset or size) must not linger in the report
-    beside the current ones."""
-    from colorize_core.reporting import plots  # matplotlib only when figures are made
+def as_run(run: Run | RunResult | str | Path) -> Run:
+    """A ``Run``: as given, or read from a notebook's result's or a path's run folder."""
+    if isinstance(run, Run):
+        return run
+    return load_run(run.config.run_dir if isinstance(run, RunResult) else run)
 
-    tables, figures = Path(report_dir) / "tables", Path(report_dir) / "figures"
-    for folder, patterns in ((tables, ("*.csv", "*.md")), (figures, ("*.png", "*.jpg"))):
-        for stale in (path for pattern in patterns for path in folder.glob(pattern)):
-            stale.unlink()
-    summaries = []
-    for group, runs in group_runs(load_runs(results_dir)).items():
-        stem = group_stem(group)
-        data, split = load_data(runs[0].config)
-        baselines = evaluate_baselines(data, split)
-        evaluations = [run.evaluation() for run in runs]
-        long = comparison_long(runs, baselines)
-        frames = {
-            "summary": summary_table(long),
-            "vs_baselines": paired_against_baselines(evaluations, baselines),
-            "pairwise": pairwise(evaluations),
-            "ablation": _ablation(evaluations),
-        }
-        for name, frame in frames.items():
-            if frame is not None and len(frame):
-                write_table(frame, tables, f"{stem}_{name}")
 
-        models = {run.name: load_model(run.run_dir)[0] for run in runs}
-        models["mean_ab_map"] = fit_baselines(select(data, split, "train").lab)["mean_ab_map"]
-        lightness, predictions, ab_true = sample_predictions(models, data, split)
-        per_image = {e.predictor: e.per_image for e in evaluations + baselines}
-        made = {
-            "metrics": plots.plot_metric_bars(long),
-            "distributions": plots.plot_metric_distributions(per_image),
-            "samples": plots.plot_predictions(lightness, predictions, ab_true),
-            "curves": plots.plot_history({run.name: run.history for run in runs}),
-        }
-        paths = {
-            k: plots.save_figure(f, figures / f"{stem}_{k}.{'jpg' if k == 'samples' else 'png'}")
-            for k, f in made.items()
-        }
-        summaries.append(
-            GroupSummary(
-                group_label(group),
-                stem,
-                frames["summary"],
-                frames["vs_baselines"],
-                frames["pairwise"],
-                frames["ablation"],
-                paths,
-            )  # fmt: skip
-        )
+def write_group_reports(
+    runs: Iterable[Run | RunResult | str | Path], report_dir: str | Path, *, notebook: str
+) -> list[GroupSummary]:
+    """Write ``notebook``'s part of each group its runs fall in to ``report_dir``: the tables
+    (summary with the trivial baselines and quoted rows, paired against the baselines, model
+    against model, ablation) as CSV and Markdown in ``tables/``, the figures (metric chart,
+    distributions, sample photos as JPEG, training curves) in ``figures/``, and the per-image
+    scores (``report_files.save_scores``) in ``scores/``, each named ``<notebook>__<stem>_...``.
+
+    Files of ``notebook`` that this call does not write (a group whose runs are gone, a table
+    a group no longer has) are removed; other notebooks' files are never touched, so the
+    summary (``merge.summarize_tables``) can join every notebook's latest part of a group.
+    Runs are read back from their folders and taken in name order, as ``load_runs`` does.
+    """
+    if not report_files.OWNER_NAME.fullmatch(notebook):
+        raise ValueError(f"notebook {notebook!r}: use lowercase letters, digits and single _")
+    report_dir = Path(report_dir)
+    loaded = sorted((as_run(run) for run in runs), key=lambda run: run.name)
+    summaries, written = [], set()
+    for group, members in group_runs(loaded).items():
+        summaries.append(_write_group(group, members, report_dir, notebook))
+        written.update(summaries[-1].files)
+    report_files.remove_unwritten(report_dir, notebook, written)
     return summaries
 
 
-def write_table(table: pd.DataFrame, folder: str | Path, stem: str) -> None:
-    """``<folder>/<stem>.csv`` and ``.md``, each whole or absent."""
-    folder = Path(folder)
-    with written_atomically(folder / f"{stem}.csv") as partial:
-        table.to_csv(partial)
-    write_text(folder / f"{stem}.md", table.to_markdown() + "\n")
+def _write_group(group: tuple, runs: list[Run], report_dir: Path, notebook: str) -> GroupSummary:
+    """One group's tables, figures and scores of ``notebook``'s ``runs``."""
+    from colorize_core.reporting import plots  # matplotlib only when figures are made
+
+    part = report_files.part_name(notebook, group_stem(group))
+    tables, files = report_dir / "tables", []
+    data, split = load_data(runs[0].config)
+    baselines = evaluate_baselines(data, split)
+    evaluations = [run.evaluation() for run in runs]
+    long = comparison_long(runs, baselines)
+    frames = {
+        "summary": summary_table(long),
+        "vs_baselines": paired_against_baselines(evaluations, baselines),
+        "pairwise": pairwise(evaluations),
+        "ablation": _ablation(evaluations),
+    }
+    for kind, frame in frames.items():
+        if frame is not None and len(frame):
+            write_table(frame, tables, f"{part}_{kind}")
+            files += [tables / f"{part}_{kind}.csv", tables / f"{part}_{kind}.md"]
+    scores = {e.predictor: (e.per_image, e.histograms) for e in evaluations}
+    files.append(report_files.save_scores(report_dir / "scores" / f"{part}.npz", scores))
+
+    models = {run.name: load_model(run.run_dir)[0] for run in runs}
+    models["mean_ab_map"] = fit_baselines(select(data, split, "train").lab)["mean_ab_map"]
+    lightness, predictions, ab_true = sample_predictions(models, data, split)
+    per_image = {e.predictor: e.per_image for e in evaluations + baselines}
+    made = {
+        "metrics": plots.plot_metric_bars(long),
+        "distributions": plots.plot_metric_distributions(per_image),
+        "samples": plots.plot_predictions(lightness, predictions, ab_true),
+        "curves": plots.plot_history({run.name: run.history for run in runs}),
+    }
+    figures = {
+        kind: plots.save_figure(
+            figure, report_dir / "figures" / f"{part}_{kind}{report_files.figure_suffix(kind)}"
+        )
+        for kind, figure in made.items()
+    }
+    return GroupSummary(
+        group_label(group), group_stem(group), frames["summary"], frames["vs_baselines"],
+        frames["pairwise"], frames["ablation"], figures, [*files, *figures.values()],
+    )  # fmt: skip
+
+
+def summarize_results(results_dir: str | Path, report_dir: str | Path) -> list[GroupSummary]:
+    """Every run under ``results_dir`` written as the part of the owner ``runs``
+    (``write_group_reports``), then every group of ``report_dir`` merged
+    (``merge.summarize_tables``): a report folder from run folders in one call."""
+    summaries = write_group_reports(load_runs(results_dir), report_dir, notebook="runs")
+    merge.summarize_tables(report_dir)
+    return summaries

@@ -3,7 +3,8 @@
 Runs the notebooks in ``notebooks/`` with papermill under a profile (smoke, cpu, full; see
 ``profiles.py``) and writes ``reports/<profile>/``: the executed notebooks, an HTML copy of each,
 ``suite.log`` (everything the console leaves out; see ``console.py``),
-the summary notebook's tables (CSV, Markdown) and figures (PNG; JPEG for photo grids),
+each notebook's group tables (CSV, Markdown), figures (PNG; JPEG for photo grids) and scores, the
+summary's merged tables,
 ``run.json`` (profile, device, commit, package versions, wall times; earlier runs into the same
 folder, e.g. with ``--only``, are kept and listed) and ``index.html`` linking it all. A notebook
 that fails is reported with its cell and error and the others still run; the exit status is the
@@ -36,12 +37,7 @@ from colorize_core.data.datasets import FOLDER_PREFIX
 from colorize_core.reporting.console import SuiteConsole, duration, earlier_seconds
 from colorize_core.reporting.index_page import write_index
 from colorize_core.reporting.kernels import LIVE, kernel_manager
-from colorize_core.reporting.profiles import (
-    NOTEBOOKS,
-    PROFILE_NAMES,
-    WRITES_REPORT,
-    notebook_parameters,
-)
+from colorize_core.reporting.profiles import NOTEBOOKS, PROFILE_NAMES, notebook_parameters
 from colorize_core.training.checkpoint import best_checkpoint
 from colorize_core.training.device import cpu_has_bf16, pick_device
 from colorize_core.training.provenance import provenance
@@ -204,9 +200,9 @@ def run_suite(
 
     def parameters(name: str, index: int) -> dict:
         params = notebook_parameters(profile, name)
-        params["OUTPUT_DIR"] = relative_to(results, out)
-        if name in WRITES_REPORT:
-            params["REPORT_DIR"] = "."
+        params["REPORT_DIR"] = "."  # every notebook writes its tables and figures there
+        if name != "summary":  # the summary reads only the report folder
+            params["OUTPUT_DIR"] = relative_to(results, out)
         if device:
             params["DEVICE"] = _device_for(device, index, parallel)
         if seed is not None:

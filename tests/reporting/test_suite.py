@@ -13,9 +13,16 @@ import pandas as pd
 import pytest
 
 from colorize_core.evaluation.metrics import METRICS, SPLIT_METRICS
-from colorize_core.reporting import index_page, suite
+from colorize_core.reporting import index_page, report_files, suite
 
 pytestmark = pytest.mark.notebook
+
+# the notebooks whose runs fall in each data set's group of the smoke profile
+WRITERS = {
+    "faces": ("faces_cnn", "faces_gan", "ablations"),
+    "landscapes": ("landscapes_cnn", "baselines_cnn_vs_unet", "vivid_colour"),
+    "cifar10": ("baselines_cnn_vs_unet", "vivid_colour"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,23 +71,37 @@ def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):
                     "vivid-cifar10-regression", "vivid-cifar10-classification",
                     "vivid-cifar10-adversarial"},
     }  # fmt: skip
+    groups = index_page.report_groups(root / "reports")
     for dataset, models in expected.items():
-        (path,) = tables.glob(f"{dataset}_*_summary.csv")
-        table = pd.read_csv(path, index_col="predictor")
+        (stem,) = [stem for stem in groups if stem.startswith(f"{dataset}_")]
+        table = pd.read_csv(tables / f"{stem}_summary.csv", index_col="predictor")  # merged
         assert models | {"gray", "mean_ab", "mean_ab_map"} <= set(table.index)
         assert set(table.loc[table["kind"] == "model"].index) == models
         quoted = table["kind"] == "quoted"
         assert quoted.any() == (dataset != "cifar10")
+        figures = {(f.owner, f.kind) for f in groups[stem] if f.kind in report_files.FIGURE_KINDS}
+        parts = {(n, k) for n in WRITERS[dataset] for k in report_files.FIGURE_KINDS}
+        assert figures == {(None, "metrics")} | parts  # each notebook's, the merged chart
     for path in (root / "results" / "smoke").glob("*/metrics.json"):
         metrics = json.loads(path.read_text())["metrics"]
         assert set(metrics) == set(METRICS) | set(SPLIT_METRICS)
         assert all(np.isfinite(m["mean"]) for m in metrics.values()), path.parent.name
-    figures = {p.name for p in (root / "reports" / "figures").iterdir()}
-    assert len(figures) == 4 * 3
-    assert {name for name in figures if name.endswith(".jpg")} == {
-        f"{path.name.removesuffix('_summary.csv')}_samples.jpg"
-        for path in tables.glob("*_summary.csv")
-    }
+
+
+def test_executed_notebooks_name_no_folder_of_the_machine(smoke):
+    """Sources and text outputs (log lines on stderr included) hold no path of this checkout
+    or of the temporary folders the suite ran in; pictures are not searched."""
+    root, _ = smoke
+    folders = (str(suite.ROOT), str(root), "/tmp/")
+    for path in (root / "reports").glob("*.ipynb"):
+        for cell in json.loads(path.read_text())["cells"]:
+            texts = ["".join(cell["source"])]
+            for output in cell.get("outputs", []):
+                texts += [output.get("text", ""), *output.get("traceback", [])]
+                texts += [v for k, v in output.get("data", {}).items() if k.startswith("text/")]
+            text = "\n".join("".join(t) if isinstance(t, list) else t for t in texts)
+            for folder in folders:
+                assert folder not in text, f"{path.name}: {folder} in {text[:2000]}"
 
 
 def test_readme_results_tables_are_printed_from_the_report(smoke, capsys):
@@ -177,8 +198,11 @@ def test_report_groups_in_dataset_order_each_in_reading_order(tmp_path):
         "tables/faces_128px_all_seed0_summary.csv", "tables/faces_128px_all_seed0_vs_baselines.csv",
         "figures/faces_128px_all_seed0_curves.png", "figures/faces_128px_all_seed0_metrics.png",
         "figures/faces_128px_all_seed0_samples.jpg", "tables/notes.csv",
+        "figures/faces_gan__faces_128px_all_seed0_samples.jpg",
+        "figures/faces_cnn__faces_128px_all_seed0_samples.jpg",
+        "tables/faces_cnn__faces_128px_all_seed0_summary.csv",
         "tables/landscapes_64px_1500_seed0_summary.csv", "tables/photos_64px_all_seed0_summary.csv",
-        "tables/faces_wild_64px_all_seed0_summary.csv",
+        "tables/faces_wild_64px_all_seed0_summary.csv", "figures/vivid_tradeoff_x.png",
     ]  # fmt: skip
     for name in names:
         (tmp_path / name).parent.mkdir(exist_ok=True)
@@ -186,13 +210,20 @@ def test_report_groups_in_dataset_order_each_in_reading_order(tmp_path):
     groups = index_page.report_groups(tmp_path)
     assert list(groups) == [
         "faces_128px_all_seed0", "landscapes_64px_1500_seed0", "cifar10_32px_2000_seed0",
-        "faces_wild_64px_all_seed0", "notes", "photos_64px_all_seed0",
+        "faces_wild_64px_all_seed0", "photos_64px_all_seed0",
     ]  # fmt: skip
-    assert [p.name for p in groups["faces_128px_all_seed0"]] == [
+    assert [f.path.name for f in groups["faces_128px_all_seed0"]] == [
         "faces_128px_all_seed0_summary.csv", "faces_128px_all_seed0_metrics.png",
         "faces_128px_all_seed0_samples.jpg", "faces_128px_all_seed0_vs_baselines.csv",
         "faces_128px_all_seed0_pairwise.csv", "faces_128px_all_seed0_curves.png",
+        "faces_cnn__faces_128px_all_seed0_summary.csv",
+        "faces_cnn__faces_128px_all_seed0_samples.jpg",
+        "faces_gan__faces_128px_all_seed0_samples.jpg",
     ]  # fmt: skip
+    assert [p.name for p in index_page.other_files(tmp_path)] == [
+        "notes.csv",
+        "vivid_tradeoff_x.png",
+    ]
 
 
 def test_a_cpu_run_without_native_bf16_is_told_it_takes_hours_longer(monkeypatch):
