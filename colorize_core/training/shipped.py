@@ -28,9 +28,15 @@ class ShippedModel:
     summary: str  # one line for --help and the web page
 
 
-SHIPPED: dict[str, ShippedModel] = {
+SHIPPED: dict[str, ShippedModel] = {  # the first is the default, and the web page's first choice
     model.name: model
     for model in (
+        ShippedModel(
+            name="general",
+            file="general.safetensors",
+            sha256="d50ff87e6e6c21acd4686cee4377018c0bdfb31586f2d93f5138d3b2b3ccb27c",
+            summary="any photo: people, animals, objects, rooms, streets and landscapes",
+        ),
         ShippedModel(
             name="scenes",
             file="scenes.safetensors",
@@ -46,7 +52,9 @@ SHIPPED: dict[str, ShippedModel] = {
     )
 }
 SHIPPED_NAMES = tuple(SHIPPED)
-DEFAULT_MODEL = "scenes"  # most photos people colourise are scenes; faces is one flag away
+# general beats the gray photo on every kind of photo in ../shared (tests/integration/
+# test_do_no_harm.py); the specialists are one flag away
+DEFAULT_MODEL = "general"
 
 
 def shipped_path(name: str) -> Path:

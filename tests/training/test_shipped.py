@@ -57,6 +57,8 @@ def test_colorize_works_out_of_the_box_with_the_default_and_each_model(tmp_path)
         assert done.returncode == 0, done.stderr
         out = np.asarray(Image.open(tmp_path / folder / "photo.png").convert("RGB"))
         assert out.shape == rgb.shape and not np.array_equal(out[..., 0], out[..., 1])
+    default, general = (Image.open(tmp_path / f / "photo.png") for f in ("default", "general"))
+    assert shipped.DEFAULT_MODEL == "general" and np.array_equal(default, general)
 
 
 def test_photo_notebook_falls_back_to_the_shipped_models(tmp_path):
