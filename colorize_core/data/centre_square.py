@@ -7,12 +7,12 @@ contract. The manifest's hashes were made with Pillow 13.0.0 (libjpeg-turbo 3.2.
 
 from __future__ import annotations
 
-import io
-
 from PIL import Image
 
+from colorize_core.data.reencode import reencode_jpeg
+
 SQUARE_SIZE = 128
-SQUARE_QUALITY = 90  # JPEG quality; Pillow's other defaults (4:2:0, baseline, no optimize)
+SQUARE_QUALITY = 90  # JPEG quality; reencode_jpeg keeps Pillow's other defaults
 
 
 def centre_square(image: Image.Image, size: int = SQUARE_SIZE) -> Image.Image:
@@ -28,13 +28,4 @@ def centre_square(image: Image.Image, size: int = SQUARE_SIZE) -> Image.Image:
 
 def process_centre_square(member: bytes) -> bytes:
     """An image file's bytes -> the photos_wild JPEG's bytes (centre square, 128 px, quality 90)."""
-    try:
-        with Image.open(io.BytesIO(member)) as image:
-            picture = centre_square(image)
-    except Image.UnidentifiedImageError as err:
-        raise ValueError("not an image Pillow can read") from err
-    except (OSError, Image.DecompressionBombError) as err:
-        raise ValueError(f"a damaged image: {err}") from err
-    encoded = io.BytesIO()
-    picture.save(encoded, format="JPEG", quality=SQUARE_QUALITY)
-    return encoded.getvalue()
+    return reencode_jpeg(member, centre_square, SQUARE_QUALITY)

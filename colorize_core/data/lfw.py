@@ -6,14 +6,14 @@ archive member before the manifest's hash check, so these constants are part of 
 
 from __future__ import annotations
 
-import io
-
 from PIL import Image
+
+from colorize_core.data.reencode import reencode_jpeg
 
 LFW_SIDE = 250  # every LFW deep-funneled image is 250x250
 LFW_CROP = (45, 45, 205, 205)  # centre 160 px = round(0.64 x 250): drops most alignment wedges
 LFW_SIZE = 128
-LFW_QUALITY = 92  # JPEG quality; Pillow's other defaults (4:2:0, baseline, no optimize)
+LFW_QUALITY = 92  # JPEG quality; reencode_jpeg keeps Pillow's other defaults
 
 
 def crop_resize_lfw(image: Image.Image) -> Image.Image:
@@ -30,13 +30,4 @@ def crop_resize_lfw(image: Image.Image) -> Image.Image:
 
 def process_lfw(member: bytes) -> bytes:
     """An LFW JPEG's bytes -> the faces_wild JPEG's bytes (cropped, resized, quality 92)."""
-    try:
-        with Image.open(io.BytesIO(member)) as image:
-            picture = crop_resize_lfw(image)
-    except Image.UnidentifiedImageError as err:
-        raise ValueError("not an image Pillow can read") from err
-    except (OSError, Image.DecompressionBombError) as err:
-        raise ValueError(f"a damaged image: {err}") from err
-    encoded = io.BytesIO()
-    picture.save(encoded, format="JPEG", quality=LFW_QUALITY)
-    return encoded.getvalue()
+    return reencode_jpeg(member, crop_resize_lfw, LFW_QUALITY)
