@@ -14,7 +14,8 @@ executed copies keep what they did so far), records the notebooks that ended in 
 
 Each notebook runs in the report folder, and the paths it is given (``OUTPUT_DIR``,
 ``REPORT_DIR``, a ``folder:`` dataset) are relative to that folder: an executed notebook names no
-folder of the machine that ran it, and reruns the same wherever the checkout lies.
+folder of the machine that ran it, and reruns the same wherever the checkout lies. Papermill's own
+record of the notebook it ran and the copy it wrote is made relative too (``relative_record``).
 """
 
 from __future__ import annotations
@@ -127,12 +128,28 @@ def run_notebook(name: str, parameters: dict, out: Path, log: IO[str] | None = N
     page = None
     if target.is_file():
         try:
+            relative_record(target, source)
             page = export_html(target).name
         except Exception as e:  # the notebook still counts; say why there is no HTML
             error = error or f"HTML export failed: {e}"
     return NotebookRun(
         name, error is None, round(seconds, 1), target.name, page, error, cell, detail
     )
+
+
+def relative_record(target: Path, source: Path) -> None:
+    """Rewrite papermill's ``input_path`` and ``output_path`` in the executed copy ``target``
+    (absolute paths of this machine, as the suite gave them) as the notebook ``source`` in its
+    folder, as from the checkout (``notebooks/faces_cnn.ipynb``), and the copy relative to the
+    report folder it ran in (``faces_cnn.ipynb``). Its ``parameters`` need nothing: the suite
+    gives them relative to that folder."""
+    import nbformat
+
+    notebook = nbformat.reads(target.read_text(encoding="utf-8"), as_version=nbformat.NO_CONVERT)
+    record = notebook.metadata.papermill
+    record.input_path = f"{source.parent.name}/{source.name}"
+    record.output_path = target.name
+    write_text(target, nbformat.writes(notebook))
 
 
 def absolute_environment() -> None:

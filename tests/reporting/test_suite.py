@@ -89,12 +89,32 @@ def test_summary_has_a_row_per_model_and_dataset_with_finite_metrics(smoke):
 
 
 def test_executed_notebooks_name_no_folder_of_the_machine(smoke):
-    """Sources and text outputs (log lines on stderr included) hold no path of this checkout
-    or of the temporary folders the suite ran in; pictures are not searched."""
+    """Sources, text outputs (log lines on stderr included) and metadata (papermill's record of
+    the notebook it ran, the copy it wrote and the parameters) hold no path of this checkout or
+    of the temporary folders the suite ran in; pictures are not searched. The injected
+    parameters give the folders relative to the report folder, where the notebook ran."""
     root, _ = smoke
     folders = (str(suite.ROOT), str(root), "/tmp/")
     for path in (root / "reports").glob("*.ipynb"):
-        for cell in json.loads(path.read_text())["cells"]:
+        notebook = json.loads(path.read_text())
+        record = notebook["metadata"]["papermill"]
+        assert (record["input_path"], record["output_path"]) == (
+            f"notebooks/{path.name}",
+            path.name,
+        )
+        metadata = json.dumps([notebook["metadata"], *(c["metadata"] for c in notebook["cells"])])
+        for folder in folders:
+            assert folder not in metadata, f"{path.name}: {folder} in its metadata"
+        (injected,) = [
+            "".join(c["source"])
+            for c in notebook["cells"]
+            if "injected-parameters" in c["metadata"].get("tags", [])
+        ]
+        assert 'REPORT_DIR = "."' in injected and record["parameters"]["REPORT_DIR"] == "."
+        if path.stem != "summary":  # the summary reads only the report folder
+            assert 'OUTPUT_DIR = "../results"' in injected
+            assert record["parameters"]["OUTPUT_DIR"] == "../results"
+        for cell in notebook["cells"]:
             texts = ["".join(cell["source"])]
             for output in cell.get("outputs", []):
                 texts += [output.get("text", ""), *output.get("traceback", [])]
