@@ -9,6 +9,13 @@ wraps such a backbone and decodes its logits to ab / 128 with the annealed mean,
 model contract (``forward(L / 100) -> ab / 128``) and metrics, baselines, reports, ``colorize``
 and the photo notebook use it unchanged. Its ``temperature`` is a decoding setting, not a
 weight: set it to score one trained model at several temperatures without retraining.
+
+Training rebalances the classes (rare, saturated colours weigh more), so the logits estimate the
+true colour distribution tilted by those weights w. ``prior_correction`` alpha takes alpha of
+that tilt back when decoding, ``logits - alpha log w`` (logit adjustment; Menon et al., ICLR
+2021): 0 decodes as trained (Zhang's), 1 the model's estimate of the untilted distribution,
+duller but closer to the truth where the colour is ambiguous. The weights travel with the model
+(``rebalance_log_weights``) so that a model file can be decoded either way.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ class BinClassifier(nn.Module):
     ``bins`` (Q, 2) are the bin centres in Lab units, kept in the state dict so that a checkpoint
     says what its classes mean. ``temperature``: 1 is the mean of the predicted distribution,
     lower values sharpen it (more vivid), 0 takes the most probable bin (the mode).
+    ``rebalance_log_weights`` (Q,) are the log class weights training used, set by the training
+    task; NaN in a model trained before they were kept, which then decodes only with
+    ``prior_correction`` 0.
     """
 
     def __init__(
@@ -36,12 +46,15 @@ class BinClassifier(nn.Module):
         bins: torch.Tensor,
         temperature: float = PAPER_TEMPERATURE,
         unsure_entropy: float | None = None,
+        prior_correction: float = 0.0,
     ) -> None:
         super().__init__()
         self.backbone = backbone
         self.register_buffer("bins", bins.detach().clone().float())
+        self.register_buffer("rebalance_log_weights", torch.full((len(bins),), torch.nan))
         self.temperature = temperature
         self.unsure_entropy = unsure_entropy
+        self.prior_correction = prior_correction
 
     def logits(self, lightness: torch.Tensor) -> torch.Tensor:
         """L / 100 (N, 1, H, W) -> logits (N, Q, H, W)."""
@@ -51,19 +64,45 @@ class BinClassifier(nn.Module):
         """L / 100 (N, 1, H, W) -> ab / 128 (N, 2, H, W): the annealed mean at ``temperature``,
         or with ``unsure_entropy`` at a temperature per pixel (``ab_bins.decode_unsure``)."""
         logits = self.logits(lightness).float()
+        if self.prior_correction:
+            logits = logits - self.prior_correction * self._log_weights().view(1, -1, 1, 1)
         if self.unsure_entropy is None:
             return decode_annealed(logits, self.bins, self.temperature) / AB_SCALE
         ab = decode_unsure(logits, self.bins, self.temperature, self.unsure_entropy)
         return ab / AB_SCALE
 
+    def _log_weights(self) -> torch.Tensor:
+        if not torch.isfinite(self.rebalance_log_weights).all():
+            raise ValueError(
+                "this model was trained before class weights were kept with it, so it cannot "
+                "take the rebalancing back: decode it with prior_correction 0, or resume its run "
+                "once with this version so that its checkpoints keep them"
+            )
+        return self.rebalance_log_weights
+
     def at_temperature(
-        self, temperature: float, unsure_entropy: float | None = None
+        self,
+        temperature: float,
+        unsure_entropy: float | None = None,
+        prior_correction: float = 0.0,
     ) -> BinClassifier:
-        """This model decoded at ``temperature`` (per pixel, given ``unsure_entropy``): its
-        backbone is shared, not copied, and this one keeps its own decoding, so re-scoring at
-        another T leaves the original as it was."""
-        decoded = BinClassifier(self.backbone, self.bins, temperature, unsure_entropy)
+        """This model decoded at ``temperature`` (per pixel, given ``unsure_entropy``), with
+        ``prior_correction`` of its rebalancing taken back: its backbone and class weights are
+        shared, not copied, and this one keeps its own decoding, so re-scoring another way
+        leaves the original as it was."""
+        decoded = BinClassifier(
+            self.backbone, self.bins, temperature, unsure_entropy, prior_correction
+        )
+        decoded.rebalance_log_weights = self.rebalance_log_weights
         return decoded.train(self.training)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, *args) -> None:
+        # a checkpoint from before the class weights were kept has none: keep this model's own
+        # (NaN, or those a resumed training task has just counted) rather than fail to load
+        key = prefix + "rebalance_log_weights"
+        if key not in state_dict:
+            state_dict[key] = self.rebalance_log_weights.detach().clone()
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, *args)
 
 
 def classification_backbone(backbone: nn.Module, n_bins: int) -> nn.Module:
@@ -95,6 +134,7 @@ def with_head(
     head: str = "regression",
     temperature: float = PAPER_TEMPERATURE,
     unsure_entropy: float | None = None,
+    prior_correction: float = 0.0,
 ) -> nn.Module:
     """``backbone`` as is (``regression``), or as a ``BinClassifier`` over ``ab_bins()``."""
     if head == "regression":
@@ -102,5 +142,5 @@ def with_head(
     if head == "classification":
         bins = ab_bins()
         logits = classification_backbone(backbone, len(bins))
-        return BinClassifier(logits, bins, temperature, unsure_entropy)
+        return BinClassifier(logits, bins, temperature, unsure_entropy, prior_correction)
     raise KeyError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")

@@ -119,6 +119,11 @@ def render_card(
                 f" where sure, rising to the mean (T = 1) where the predicted distribution's "
                 f"normalised entropy reaches {model.unsure_entropy:g}"
             )
+        if model.prior_correction:
+            head += (
+                f", with {model.prior_correction:g} of the class rebalancing taken back "
+                "(its logits less that share of the log class weights)"
+            )
         loss = f"class-rebalanced cross-entropy over the ab bins (rebalance {t.rebalance:g})"
     if t.adversarial:
         loss += f" and the PatchGAN critic (lambda {t.gan_lambda:g})"

@@ -200,7 +200,8 @@ SMOKE = {
         "EPOCHS": 1,
         "BATCH_SIZE": 16,
         "VARIANTS": {"weights_by_size": {"weights": "size"}},
-        "DECODINGS": [[PAPER_TEMPERATURE, None], [PAPER_TEMPERATURE, 0.5]],  # lists: papermill
+        # lists, not Decodings: papermill passes tuples as strings
+        "DECODINGS": [[PAPER_TEMPERATURE, None, 0.0], [PAPER_TEMPERATURE, 0.5, 0.2]],
     },
     "summary": {},
 }

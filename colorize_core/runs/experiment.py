@@ -30,7 +30,7 @@ from colorize_core.models.ensemble import ENSEMBLE
 from colorize_core.runs.samples import save_samples
 from colorize_core.training import distributed
 from colorize_core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.config import ExperimentConfig, ModelConfig
 from colorize_core.training.device import pick_device
 from colorize_core.training.fit import FitResult, fit, write_history
 from colorize_core.training.loading import load_ensemble
@@ -113,51 +113,79 @@ def run_experiment(config: ExperimentConfig, *, resume: bool = False, callbacks=
     run = RunResult(config, data, split, result, evaluation, validation, by_source)
     if world.is_main:
         if resume and config.model.model != ENSEMBLE:  # a resumed run may decode at another T
-            store_decoding(config)
+            store_decoding(config, result.model)
         write_results(run, device, started)
     return run
 
 
 def decode_at(
-    result: RunResult, temperature: float, unsure_entropy: float | None = None
+    result: RunResult,
+    temperature: float,
+    unsure_entropy: float | None = None,
+    prior_correction: float = 0.0,
 ) -> RunResult:
     """A trained classification run re-scored with its predictions decoded at ``temperature``,
-    per pixel given ``unsure_entropy`` (both chosen on the validation split). Evaluation only:
+    per pixel given ``unsure_entropy``, with ``prior_correction`` of its class rebalancing taken
+    back (``heads.BinClassifier``; all chosen on the validation split). Evaluation only:
     the same weights, data and split, no training loop. ``config.json``, the checkpoints'
     configs, the metrics and the samples are rewritten, so ``load_model`` and ``colorize`` then
     decode that way too; ``result`` and its model keep their own decoding."""
     started = time.time()
     if result.config.model.head != "classification":
         raise ValueError(f"{result.config.name} has no classification head to decode")
-    config = result.config.with_params(temperature=temperature, unsure_entropy=unsure_entropy)
+    config = result.config.with_params(
+        temperature=temperature, unsure_entropy=unsure_entropy, prior_correction=prior_correction
+    )
     m = config.model  # checked
-    model = result.fit.model.at_temperature(m.temperature, m.unsure_entropy)
+    model = result.fit.model.at_temperature(m.temperature, m.unsure_entropy, m.prior_correction)
     device = _device(config)
     evaluation, validation = _score(config, model, result.data, result.split, device)
     by_source = _score_sources(config, model, result.data, result.split, device)
     fitted = replace(result.fit, model=model)
     run = RunResult(config, result.data, result.split, fitted, evaluation, validation, by_source)
     config.save(config.run_dir / "config.json")
-    store_decoding(config)
+    store_decoding(config, model)
     write_results(run, device, started)
     return run
 
 
-def store_decoding(config: ExperimentConfig) -> None:
-    """Make the config inside the run's checkpoints decode as ``config`` does (its temperature
-    and unsure_entropy), as its ``config.json`` does: ``load_model`` and runs built on this one
-    read a checkpoint's config. A checkpoint that says so already is left untouched; the others
-    are rewritten atomically."""
-    decoding = {"temperature": config.model.temperature}
-    decoding["unsure_entropy"] = config.model.unsure_entropy
+_MODEL_DEFAULTS = ModelConfig()
+
+
+def store_decoding(config: ExperimentConfig, model: nn.Module) -> None:
+    """Make the config inside the run's checkpoints decode as ``config`` does (its temperature,
+    unsure_entropy and prior_correction), as its ``config.json`` does: ``load_model`` and runs
+    built on this one read a checkpoint's config. A checkpoint from before class weights were
+    kept with the model gains ``model``'s, so that it can take its rebalancing back. A
+    checkpoint that says so already is left untouched; the others are rewritten atomically."""
+    m = config.model
+    decoding = {
+        "temperature": m.temperature,
+        "unsure_entropy": m.unsure_entropy,
+        "prior_correction": m.prior_correction,
+    }
+    weights = getattr(model, "rebalance_log_weights", None)
+    known = weights is not None and bool(torch.isfinite(weights).all())
     for path in (config.run_dir / "checkpoints" / n for n in ("best.pt", "last.pt")):
         if not path.is_file():
             continue
         state = load_checkpoint(path)
-        stored = state["config"]
-        if any(stored["model"].get(k) != v for k, v in decoding.items()):
-            model = {**stored["model"], **decoding}
-            save_checkpoint(path, {**state, "config": {**stored, "model": model}})
+        stored, modules = state["config"], state["modules"]
+        # a setting an older checkpoint lacks decodes as its default does
+        stale = any(
+            stored["model"].get(k, getattr(_MODEL_DEFAULTS, k)) != v for k, v in decoding.items()
+        )
+        lacks_weights = known and "rebalance_log_weights" not in modules["model"]
+        if stale or lacks_weights:
+            if lacks_weights:
+                weights_cpu = weights.detach().cpu()
+                modules = {
+                    **modules,
+                    "model": {**modules["model"], "rebalance_log_weights": weights_cpu},
+                }
+            model_config = {**stored["model"], **decoding}
+            state = {**state, "config": {**stored, "model": model_config}, "modules": modules}
+            save_checkpoint(path, state)
 
 
 def _device(config: ExperimentConfig) -> torch.device:

@@ -204,6 +204,7 @@ RESUMABLE_CHANGES = {
     "train.wandb",
     "model.temperature",
     "model.unsure_entropy",
+    "model.prior_correction",
 }
 
 

@@ -79,6 +79,10 @@ class ModelConfig:
     # value (``ab_bins.decode_unsure``); None: every pixel at ``temperature``. Also a decoding
     # setting, chosen on the validation split.
     unsure_entropy: float | None = None
+    # classification: how much of the class rebalancing's tilt towards rare colours decoding
+    # takes back, in [0, 1] (``heads.BinClassifier``): 0 decodes as trained (Zhang's), 1 the
+    # model's estimate of the true distribution. A decoding setting, chosen on validation.
+    prior_correction: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,8 @@ class ExperimentConfig:
                 "unsure_entropy must lie in (0, 1], with a temperature in (0, 1]; got "
                 f"{m.unsure_entropy} at temperature {m.temperature}"
             )
+        if not 0 <= m.prior_correction <= 1:
+            raise ValueError(f"prior_correction must lie in [0, 1], got {m.prior_correction}")
         if not 0 <= t.rebalance <= 1:
             raise ValueError(f"rebalance must lie in [0, 1], got {t.rebalance}")
         if t.adversarial and m.head != "regression":

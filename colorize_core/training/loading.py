@@ -23,7 +23,14 @@ from colorize_core.training.config import ExperimentConfig, ModelConfig
 def build_predictor(model: ModelConfig) -> nn.Module:
     """The registered architecture ``model`` names, with its prediction head, in training mode."""
     backbone = build_model(model.model, **model.model_kwargs)
-    return with_head(backbone, model.head, model.temperature, model.unsure_entropy)
+    return with_head(
+        backbone, model.head, model.temperature, model.unsure_entropy, model.prior_correction
+    )
+
+
+# Entries a model gained after weights had been saved without them: an older file may lack them
+# (``heads.BinClassifier`` then keeps its own), but one that has them must give the right shape.
+KEPT_SINCE = {"rebalance_log_weights"}
 
 
 def build_for_weights(model: ModelConfig, shapes: Mapping[str, Sequence[int]], source) -> nn.Module:
@@ -32,8 +39,12 @@ def build_for_weights(model: ModelConfig, shapes: Mapping[str, Sequence[int]], s
     allocates nothing, so a doctored config (a huge width) is refused before it costs memory."""
     with torch.device("meta"):
         skeleton = build_predictor(model)
-    expected = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
     given = {name: tuple(shape) for name, shape in shapes.items()}
+    expected = {
+        name: tuple(t.shape)
+        for name, t in skeleton.state_dict().items()
+        if name in given or name not in KEPT_SINCE
+    }
     if given != expected:
         differ = sorted(set(given) ^ set(expected)) or sorted(
             name for name in given if given[name] != expected[name]
@@ -111,7 +122,8 @@ def _decoding(config: ExperimentConfig) -> str:
     """How a classification model's predictions are decoded, as messages name it."""
     m = config.model
     unsure = f", unsure_entropy {m.unsure_entropy:g}" if m.unsure_entropy is not None else ""
-    return f"temperature {m.temperature:g}{unsure}"
+    prior = f", prior_correction {m.prior_correction:g}" if m.prior_correction else ""
+    return f"temperature {m.temperature:g}{unsure}{prior}"
 
 
 def _architecture(model: ModelConfig) -> tuple:

@@ -122,6 +122,8 @@ class Classification(Regression):
         prior = bin_prior(chunks, self.bins.cpu())
         weights = rebalance_weights(prior, self.bins.cpu(), lam=config.train.rebalance)
         self.class_weights = weights.float().to(device)
+        # kept with the model, so that decoding can take the rebalancing back (prior_correction)
+        self.model.rebalance_log_weights.copy_(weights.log())
         self.loss = self.cross_entropy
 
     def trained_view(self) -> nn.Module:

@@ -22,7 +22,7 @@ from colorize_core.evaluation.domains import (
 )
 from colorize_core.evaluation.evaluate import evaluate
 from colorize_core.evaluation.stats import paired_bootstrap_ci
-from colorize_core.evaluation.temperature import choose_decoding, decoding_sweep
+from colorize_core.evaluation.temperature import Decoding, choose_decoding, decoding_sweep
 from colorize_core.models import build_model
 from colorize_core.models.heads import with_head
 
@@ -84,8 +84,14 @@ def test_the_baselines_stand_beside_the_models(shared):
 def test_the_decoding_sweep_scores_every_decoding_on_every_domain(shared):
     model = _classifier()
     domains = {d.label: domain_data(d, 32) for d in DOMAINS}
-    sweep = decoding_sweep(model, domains, [(0.38, None), (0.25, 0.5)])
-    assert len(sweep) == 4 and model.temperature == 0.38 and model.unsure_entropy is None
+    model.rebalance_log_weights.copy_(torch.linspace(-1.0, 1.0, len(model.bins)))
+    sweep = decoding_sweep(model, domains, [(0.38, None), (0.25, 0.5), [0.38, None, 0.3]])
+    assert len(sweep) == 6 and model.temperature == 0.38 and model.unsure_entropy is None
+    assert model.prior_correction == 0.0
+    taken_back = sweep[(sweep.domain == "faces") & (sweep.prior_correction == 0.3)].iloc[0]
+    corrected = model.at_temperature(0.38, None, 0.3)
+    expected = evaluate(corrected, *domains["faces"], "val").summary["mean"]
+    assert taken_back.delta_e2000 == pytest.approx(expected["delta_e2000"])
     row = sweep[(sweep.domain == "faces") & (sweep.temperature == 0.25)].iloc[0]
     assert row.unsure_entropy == 0.5
     data, split = domains["faces"]
@@ -96,7 +102,10 @@ def test_the_decoding_sweep_scores_every_decoding_on_every_domain(shared):
 
 
 def _sweep(rows):
-    columns = ["temperature", "unsure_entropy", "domain", "vs_gray", "colorfulness_ratio"]
+    columns = [
+        "temperature", "unsure_entropy", "prior_correction", "domain", "vs_gray",
+        "colorfulness_ratio",
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -104,20 +113,23 @@ def test_the_weakest_domain_decides_among_colourful_enough_decodings():
     sweep = _sweep(
         [
             # best on average, but harms landscapes
-            (0.25, np.nan, "faces", -4.0, 0.95), (0.25, np.nan, "landscapes", 0.5, 0.9),
+            (0.25, np.nan, 0.0, "faces", -4.0, 0.95), (0.25, np.nan, 0.0, "landscapes", 0.5, 0.9),
             # helps both: chosen
-            (0.38, 0.5, "faces", -1.0, 0.85), (0.38, 0.5, "landscapes", -0.2, 0.82),
+            (0.38, 0.5, 0.0, "faces", -1.0, 0.85), (0.38, 0.5, 0.0, "landscapes", -0.2, 0.82),
             # helps both more, but too gray on faces for the goal
-            (1.0, np.nan, "faces", -1.5, 0.5), (1.0, np.nan, "landscapes", -0.4, 0.7),
+            (1.0, np.nan, 0.0, "faces", -1.5, 0.5), (1.0, np.nan, 0.0, "landscapes", -0.4, 0.7),
+            # the same T with some rebalancing taken back: helps most, too gray for the goal
+            (0.25, np.nan, 0.2, "faces", -4.1, 0.78), (0.25, np.nan, 0.2, "landscapes", -0.5, 0.7),
         ]
     )  # fmt: skip
-    assert choose_decoding(sweep) == (0.38, 0.5)
-    # nothing reaches 80%: the floor, 60%, decides (0.38 misses it on landscapes)
+    assert choose_decoding(sweep) == Decoding(0.38, 0.5, 0.0)
+    # nothing reaches 80%: the floor, 60%, decides (0.38 misses it on landscapes, as does 0.25
+    # with 0.2 taken back)
     dull = sweep.assign(colorfulness_ratio=sweep.colorfulness_ratio * 0.72)
-    assert choose_decoding(dull) == (0.25, None)
+    assert choose_decoding(dull) == Decoding(0.25, None, 0.0)
     # nothing reaches 60% either: the least harm wins
     gray = sweep.assign(colorfulness_ratio=0.1)
-    assert choose_decoding(gray) == (1.0, None)
+    assert choose_decoding(gray) == Decoding(0.25, None, 0.2)
 
 
 def test_targets_are_measured_per_domain_and_against_each_specialist():
