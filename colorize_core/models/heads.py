@@ -65,20 +65,21 @@ class BinClassifier(nn.Module):
         or with ``unsure_entropy`` at a temperature per pixel (``ab_bins.decode_unsure``)."""
         logits = self.logits(lightness).float()
         if self.prior_correction:
-            logits = logits - self.prior_correction * self._log_weights().view(1, -1, 1, 1)
+            logits = logits - self.prior_correction * self.rebalance_log_weights.view(1, -1, 1, 1)
         if self.unsure_entropy is None:
             return decode_annealed(logits, self.bins, self.temperature) / AB_SCALE
         ab = decode_unsure(logits, self.bins, self.temperature, self.unsure_entropy)
         return ab / AB_SCALE
 
-    def _log_weights(self) -> torch.Tensor:
-        if not torch.isfinite(self.rebalance_log_weights).all():
+    def _check_weights(self) -> None:
+        """Refuse a decoding that takes the rebalancing back from a model without class weights:
+        checked where a decoding meets trained weights, not in ``forward``, which export traces."""
+        if self.prior_correction and not torch.isfinite(self.rebalance_log_weights).all():
             raise ValueError(
                 "this model was trained before class weights were kept with it, so it cannot "
-                "take the rebalancing back: decode it with prior_correction 0, or resume its run "
-                "once with this version so that its checkpoints keep them"
+                "take the rebalancing back: decode it with prior_correction 0, or decode its run "
+                "anew with this version (decode_at), so that its checkpoints keep them"
             )
-        return self.rebalance_log_weights
 
     def at_temperature(
         self,
@@ -94,6 +95,7 @@ class BinClassifier(nn.Module):
             self.backbone, self.bins, temperature, unsure_entropy, prior_correction
         )
         decoded.rebalance_log_weights = self.rebalance_log_weights
+        decoded._check_weights()
         return decoded.train(self.training)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, *args) -> None:
@@ -103,6 +105,7 @@ class BinClassifier(nn.Module):
         if key not in state_dict:
             state_dict[key] = self.rebalance_log_weights.detach().clone()
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, *args)
+        self._check_weights()
 
 
 def classification_backbone(backbone: nn.Module, n_bins: int) -> nn.Module:

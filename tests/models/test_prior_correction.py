@@ -25,9 +25,10 @@ def _classifier(prior_correction: float = 0.0):
 
 
 def test_prior_correction_decodes_the_reweighted_distribution():
-    model = _classifier(0.4)
     weights = torch.linspace(-1.5, 2.0, len(ab_bins()))
-    model.rebalance_log_weights.copy_(weights)
+    trained = _classifier()
+    trained.rebalance_log_weights.copy_(weights)
+    model = trained.at_temperature(0.5, None, 0.4)
     lightness = torch.rand(1, 1, 8, 8)
     with torch.no_grad():
         logits = model.logits(lightness).double().numpy()[0]  # (Q, H, W)
@@ -47,7 +48,7 @@ def test_a_model_without_class_weights_decodes_only_as_trained():
     assert torch.isnan(model.rebalance_log_weights).all()  # none were kept
     assert torch.isfinite(model(lightness)).all()
     with pytest.raises(ValueError, match="trained before class weights were kept"):
-        _classifier(0.3)(lightness)
+        _classifier(0.3)  # refused where the decoding meets the weights, not when predicting
 
 
 def test_training_keeps_the_class_weights_and_a_decoding_takes_them_back(tmp_path):
