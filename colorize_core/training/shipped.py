@@ -34,7 +34,7 @@ SHIPPED: dict[str, ShippedModel] = {  # the first is the default, and the web pa
         ShippedModel(
             name="general",
             file="general.safetensors",
-            sha256="d50ff87e6e6c21acd4686cee4377018c0bdfb31586f2d93f5138d3b2b3ccb27c",
+            sha256="38fcdb6f1ed841d6380ed9c16bf2b20f4479759bcf7e7329c93a23f611d77f3c",
             summary="any photo: people, animals, objects, rooms, streets and landscapes",
         ),
         ShippedModel(

@@ -3,9 +3,11 @@
 A default meets whatever people bring. ``do_no_harm_sample.json`` names the first 100 test images
 of each domain's own seeded split (``evaluation.domains.DOMAINS``; written by
 ``tools/ship_model.py general``, so no shipped model trained on them). The default colourises
-them at its training size, and on every domain its mean ΔE2000 must be below the gray photo's,
-beyond the paired bootstrap 95% CI, and its colourfulness at least the floor's share of the
-truth's. A future default that paints faces blue turns CI red.
+them at its training size. On every domain, without exception, its mean ΔE2000 must not be
+above the gray photo's beyond the paired bootstrap 95% CI (the floor), and below it beyond the
+CI (the goal; a domain where the default is known to miss it is a strict expected failure), with
+its colourfulness at least the floor's share of the truth's. A future default that paints faces
+blue turns CI red.
 """
 
 import json
@@ -25,8 +27,9 @@ SAMPLE = json.loads(Path(__file__).with_name("do_no_harm_sample.json").read_text
 # A domain where the shipped default is known to miss the target. Strict: once the default beats
 # gray there too, this test fails until the entry is removed, so the gap never hides.
 KNOWN_HARM = {
-    "photos_wild": "issue 27 open: the first general model is 0.64 ΔE2000 worse than gray on "
-    "photos_wild's validation split at every decoding tried (docs/experiments.md)",
+    "photos_wild": "issue 27 open: the general model is level with gray on photos_wild (test "
+    "split: +0.08 [-0.12, +0.29] ΔE2000 at 67% of the true colourfulness), not better beyond "
+    "the CI (docs/experiments.md)",
 }
 
 
@@ -42,18 +45,24 @@ def test_the_sample_covers_every_domain_with_files_that_exist():
         assert all((SHARED_DATASETS / domain / "images" / f).is_file() for f in files), domain
 
 
-@pytest.mark.parametrize(
-    "domain",
-    [
-        pytest.param(d, marks=pytest.mark.xfail(strict=True, reason=KNOWN_HARM[d]))
-        if d in KNOWN_HARM
-        else d
-        for d in SAMPLE
-    ],
-)
-def test_the_default_beats_gray(domain, default, tmp_path):
+@pytest.fixture(scope="module")
+def against_gray(default, tmp_path_factory):
+    """``_against_gray`` of a domain, computed once for both tests."""
+    scores = {}
+
+    def score(domain: str) -> tuple[float, float, float, float]:
+        if domain not in scores:
+            folder = tmp_path_factory.mktemp(domain) / domain
+            scores[domain] = _against_gray(domain, default, folder)
+        return scores[domain]
+
+    return score
+
+
+def _against_gray(domain: str, default, folder: Path) -> tuple[float, float, float, float]:
+    """The default's ΔE2000 minus gray's on ``domain``'s sample, its paired CI, and the
+    default's colourfulness as a share of the truth's."""
     model, config = default
-    folder = tmp_path / domain
     folder.mkdir()
     for file in SAMPLE[domain]:
         (folder / file).symlink_to(SHARED_DATASETS / domain / "images" / file)
@@ -64,7 +73,29 @@ def test_the_default_beats_gray(domain, default, tmp_path):
     difference, low, high = paired_bootstrap_ci(
         mine.per_image["delta_e2000"].to_numpy(), gray.per_image["delta_e2000"].to_numpy()
     )
-    assert high < 0, f"{domain}: ΔE2000 minus gray's {difference:.2f} [{low:.2f}, {high:.2f}]"
     colour = mine.summary["mean"]
-    ratio = colour["colorfulness_pred"] / colour["colorfulness_true"]
+    return difference, low, high, colour["colorfulness_pred"] / colour["colorfulness_true"]
+
+
+@pytest.mark.parametrize("domain", list(SAMPLE))
+def test_the_default_is_never_worse_than_gray(domain, against_gray):
+    """The floor, on every domain with no exception: not worse than gray beyond the CI."""
+    difference, low, high, ratio = against_gray(domain)
+    assert low < 0, f"{domain}: ΔE2000 minus gray's {difference:.2f} [{low:.2f}, {high:.2f}]"
+    assert ratio >= FLOOR_COLOUR, f"{domain}: {ratio:.0%} of the true colourfulness"
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        pytest.param(d, marks=pytest.mark.xfail(strict=True, reason=KNOWN_HARM[d]))
+        if d in KNOWN_HARM
+        else d
+        for d in SAMPLE
+    ],
+)
+def test_the_default_beats_gray(domain, against_gray):
+    """The goal: better than gray beyond the CI."""
+    difference, low, high, ratio = against_gray(domain)
+    assert high < 0, f"{domain}: ΔE2000 minus gray's {difference:.2f} [{low:.2f}, {high:.2f}]"
     assert ratio >= FLOOR_COLOUR, f"{domain}: {ratio:.0%} of the true colourfulness"
