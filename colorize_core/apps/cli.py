@@ -77,7 +77,8 @@ def colorize_parser() -> argparse.ArgumentParser:
     add(
         "--size",
         type=int,
-        help="model input, shorter side in px, a multiple of 8 (default: the training size)",
+        help="model input, shorter side in px, a multiple of 8 (default: the training size); "
+        "a smaller photo is not enlarged",
     )
     add("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
     add("--format", help="output extension: png, jpg, webp, tif... (default: the input's)")

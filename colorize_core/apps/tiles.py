@@ -112,7 +112,10 @@ def predict_ab_tiled(
     """``predict_ab`` (L in Lab units (1, 1, H, W) -> ab (1, 2, H, W) on the CPU) in tiles of at
     most ``max_pixels`` (default ``tile_pixels(model)``); in one pass when the input fits."""
     height, width = lightness.shape[-2:]
-    max_pixels = max_pixels or tile_pixels(model.to(device))
+    # no tile of a big photo may look like a small photo to a model that decodes those its own
+    # way (``heads.BinClassifier.small_photo_below``)
+    below = getattr(model, "small_photo_below", None) or 0
+    max_pixels = max(max_pixels or tile_pixels(model.to(device)), below * below)
     if height * width <= max_pixels:
         return predict_ab(model, lightness, device)
     total = torch.zeros(1, 2, height, width)

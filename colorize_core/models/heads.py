@@ -47,6 +47,8 @@ class BinClassifier(nn.Module):
         temperature: float = PAPER_TEMPERATURE,
         unsure_entropy: float | None = None,
         prior_correction: float = 0.0,
+        small_photo_below: int | None = None,
+        small_photo_prior_correction: float = 0.0,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -55,6 +57,8 @@ class BinClassifier(nn.Module):
         self.temperature = temperature
         self.unsure_entropy = unsure_entropy
         self.prior_correction = prior_correction
+        self.small_photo_below = small_photo_below
+        self.small_photo_prior_correction = small_photo_prior_correction
 
     def logits(self, lightness: torch.Tensor) -> torch.Tensor:
         """L / 100 (N, 1, H, W) -> logits (N, Q, H, W)."""
@@ -62,19 +66,40 @@ class BinClassifier(nn.Module):
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         """L / 100 (N, 1, H, W) -> ab / 128 (N, 2, H, W): the annealed mean at ``temperature``,
-        or with ``unsure_entropy`` at a temperature per pixel (``ab_bins.decode_unsure``)."""
+        or with ``unsure_entropy`` at a temperature per pixel (``ab_bins.decode_unsure``), after
+        taking back the prior correction for the input's size."""
         logits = self.logits(lightness).float()
-        if self.prior_correction:
-            logits = logits - self.prior_correction * self.rebalance_log_weights.view(1, -1, 1, 1)
+        if self._corrects():
+            correction = self._prior_correction_for(lightness)
+            logits = logits - correction * self.rebalance_log_weights.view(1, -1, 1, 1)
         if self.unsure_entropy is None:
             return decode_annealed(logits, self.bins, self.temperature) / AB_SCALE
         ab = decode_unsure(logits, self.bins, self.temperature, self.unsure_entropy)
         return ab / AB_SCALE
 
+    def _corrects(self) -> bool:
+        """Whether any input is decoded with some of the rebalancing taken back."""
+        return bool(
+            self.prior_correction
+            or (self.small_photo_below is not None and self.small_photo_prior_correction)
+        )
+
+    def _prior_correction_for(self, lightness: torch.Tensor) -> float | torch.Tensor:
+        """``small_photo_prior_correction`` for an input whose shorter side is below
+        ``small_photo_below``, else ``prior_correction``. Tensor arithmetic on the shape, not a
+        Python branch, so that an ONNX export with dynamic sizes keeps both."""
+        if self.small_photo_below is None:
+            return self.prior_correction
+        height, width = (
+            lightness.new_full((), side, dtype=torch.float32) for side in lightness.shape[-2:]
+        )
+        small = torch.minimum(height, width) < self.small_photo_below
+        return torch.where(small, self.small_photo_prior_correction, self.prior_correction)
+
     def _check_weights(self) -> None:
         """Refuse a decoding that takes the rebalancing back from a model without class weights:
         checked where a decoding meets trained weights, not in ``forward``, which export traces."""
-        if self.prior_correction and not torch.isfinite(self.rebalance_log_weights).all():
+        if self._corrects() and not torch.isfinite(self.rebalance_log_weights).all():
             raise ValueError(
                 "this model was trained before class weights were kept with it, so it cannot "
                 "take the rebalancing back: decode it with prior_correction 0, or decode its run "
@@ -86,13 +111,22 @@ class BinClassifier(nn.Module):
         temperature: float,
         unsure_entropy: float | None = None,
         prior_correction: float = 0.0,
+        small_photo_below: int | None = None,
+        small_photo_prior_correction: float = 0.0,
     ) -> BinClassifier:
         """This model decoded at ``temperature`` (per pixel, given ``unsure_entropy``), with
-        ``prior_correction`` of its rebalancing taken back: its backbone and class weights are
-        shared, not copied, and this one keeps its own decoding, so re-scoring another way
+        ``prior_correction`` of its rebalancing taken back (``small_photo_prior_correction`` for
+        inputs whose shorter side is below ``small_photo_below``): its backbone and class weights
+        are shared, not copied, and this one keeps its own decoding, so re-scoring another way
         leaves the original as it was."""
         decoded = BinClassifier(
-            self.backbone, self.bins, temperature, unsure_entropy, prior_correction
+            self.backbone,
+            self.bins,
+            temperature,
+            unsure_entropy,
+            prior_correction,
+            small_photo_below,
+            small_photo_prior_correction,
         )
         decoded.rebalance_log_weights = self.rebalance_log_weights
         decoded._check_weights()
@@ -138,12 +172,23 @@ def with_head(
     temperature: float = PAPER_TEMPERATURE,
     unsure_entropy: float | None = None,
     prior_correction: float = 0.0,
+    small_photo_below: int | None = None,
+    small_photo_prior_correction: float = 0.0,
 ) -> nn.Module:
-    """``backbone`` as is (``regression``), or as a ``BinClassifier`` over ``ab_bins()``."""
+    """``backbone`` as is (``regression``), or as a ``BinClassifier`` over ``ab_bins()``
+    decoded as the other arguments say."""
     if head == "regression":
         return backbone
     if head == "classification":
         bins = ab_bins()
         logits = classification_backbone(backbone, len(bins))
-        return BinClassifier(logits, bins, temperature, unsure_entropy, prior_correction)
+        return BinClassifier(
+            logits,
+            bins,
+            temperature,
+            unsure_entropy,
+            prior_correction,
+            small_photo_below,
+            small_photo_prior_correction,
+        )
     raise KeyError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")

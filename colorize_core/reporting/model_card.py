@@ -124,6 +124,11 @@ def render_card(
                 f", with {model.prior_correction:g} of the class rebalancing taken back "
                 "(its logits less that share of the log class weights)"
             )
+        if model.small_photo_below is not None:
+            head += (
+                f"; photos smaller than {model.small_photo_below} px (shorter side) with "
+                f"{model.small_photo_prior_correction:g} taken back"
+            )
         loss = f"class-rebalanced cross-entropy over the ab bins (rebalance {t.rebalance:g})"
     if t.adversarial:
         loss += f" and the PatchGAN critic (lambda {t.gan_lambda:g})"

@@ -99,6 +99,7 @@ _GENERAL = {
     "VARIANTS": {"weights_by_size": {"weights": "size"},
                  "width_16": {"model_kwargs": {"base": 16}}},
     "DECODINGS": None,  # the sweep of evaluation.temperature.DECODINGS
+    "SMALL_PHOTOS": {"dataset": "cifar10", "size": 32, "limit": None},  # evaluation.domains
     "SPECIALISTS": {"faces_wild": "faces", "landscapes": "scenes"},
 }  # fmt: skip
 _CNN_VS_UNET = {"MODELS": ["cnn8", "unet"], "LOSS": "mse", "LR": 1e-3, "WEIGHT_DECAY": 1e-4,
@@ -200,6 +201,7 @@ SMOKE = {
         "EPOCHS": 1,
         "BATCH_SIZE": 16,
         "VARIANTS": {"weights_by_size": {"weights": "size"}},
+        "SMALL_PHOTOS": {"dataset": "cifar10", "size": 16, "limit": 60},  # below IMAGE_SIZE
         # lists, not Decodings: papermill passes tuples as strings
         "DECODINGS": [[PAPER_TEMPERATURE, None, 0.0], [PAPER_TEMPERATURE, 0.5, 0.2]],
     },

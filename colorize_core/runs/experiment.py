@@ -30,7 +30,7 @@ from colorize_core.models.ensemble import ENSEMBLE
 from colorize_core.runs.samples import save_samples
 from colorize_core.training import distributed
 from colorize_core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from colorize_core.training.config import ExperimentConfig, ModelConfig
+from colorize_core.training.config import ExperimentConfig, ModelConfig, decoding
 from colorize_core.training.device import pick_device
 from colorize_core.training.fit import FitResult, fit, write_history
 from colorize_core.training.loading import load_ensemble
@@ -123,10 +123,14 @@ def decode_at(
     temperature: float,
     unsure_entropy: float | None = None,
     prior_correction: float = 0.0,
+    *,
+    small_photo_below: int | None = None,
+    small_photo_prior_correction: float = 0.0,
 ) -> RunResult:
     """A trained classification run re-scored with its predictions decoded at ``temperature``,
     per pixel given ``unsure_entropy``, with ``prior_correction`` of its class rebalancing taken
-    back (``heads.BinClassifier``; all chosen on the validation split). Evaluation only:
+    back (``small_photo_prior_correction`` for photos smaller than ``small_photo_below``;
+    ``heads.BinClassifier``; all chosen on the validation split). Evaluation only:
     the same weights, data and split, no training loop. ``config.json``, the checkpoints'
     configs, the metrics and the samples are rewritten, so ``load_model`` and ``colorize`` then
     decode that way too; ``result`` and its model keep their own decoding."""
@@ -134,10 +138,14 @@ def decode_at(
     if result.config.model.head != "classification":
         raise ValueError(f"{result.config.name} has no classification head to decode")
     config = result.config.with_params(
-        temperature=temperature, unsure_entropy=unsure_entropy, prior_correction=prior_correction
+        temperature=temperature,
+        unsure_entropy=unsure_entropy,
+        prior_correction=prior_correction,
+        small_photo_below=small_photo_below,
+        small_photo_prior_correction=small_photo_prior_correction,
     )
     m = config.model  # checked
-    model = result.fit.model.at_temperature(m.temperature, m.unsure_entropy, m.prior_correction)
+    model = result.fit.model.at_temperature(**decoding(m))
     device = _device(config)
     evaluation, validation = _score(config, model, result.data, result.split, device)
     by_source = _score_sources(config, model, result.data, result.split, device)
@@ -154,16 +162,11 @@ _MODEL_DEFAULTS = ModelConfig()
 
 def store_decoding(config: ExperimentConfig, model: nn.Module) -> None:
     """Make the config inside the run's checkpoints decode as ``config`` does (its temperature,
-    unsure_entropy and prior_correction), as its ``config.json`` does: ``load_model`` and runs
+    ``DECODING_SETTINGS``), as its ``config.json`` does: ``load_model`` and runs
     built on this one read a checkpoint's config. A checkpoint from before class weights were
     kept with the model gains ``model``'s, so that it can take its rebalancing back. A
     checkpoint that says so already is left untouched; the others are rewritten atomically."""
-    m = config.model
-    decoding = {
-        "temperature": m.temperature,
-        "unsure_entropy": m.unsure_entropy,
-        "prior_correction": m.prior_correction,
-    }
+    settings = decoding(config.model)
     weights = getattr(model, "rebalance_log_weights", None)
     known = weights is not None and bool(torch.isfinite(weights).all())
     for path in (config.run_dir / "checkpoints" / n for n in ("best.pt", "last.pt")):
@@ -173,7 +176,7 @@ def store_decoding(config: ExperimentConfig, model: nn.Module) -> None:
         stored, modules = state["config"], state["modules"]
         # a setting an older checkpoint lacks decodes as its default does
         stale = any(
-            stored["model"].get(k, getattr(_MODEL_DEFAULTS, k)) != v for k, v in decoding.items()
+            stored["model"].get(k, getattr(_MODEL_DEFAULTS, k)) != v for k, v in settings.items()
         )
         lacks_weights = known and "rebalance_log_weights" not in modules["model"]
         if stale or lacks_weights:
@@ -183,7 +186,7 @@ def store_decoding(config: ExperimentConfig, model: nn.Module) -> None:
                     **modules,
                     "model": {**modules["model"], "rebalance_log_weights": weights_cpu},
                 }
-            model_config = {**stored["model"], **decoding}
+            model_config = {**stored["model"], **settings}
             state = {**state, "config": {**stored, "model": model_config}, "modules": modules}
             save_checkpoint(path, state)
 

@@ -16,7 +16,7 @@ import torch
 
 from colorize_core.data import atomic
 from colorize_core.data.atomic import written_atomically
-from colorize_core.training.config import ExperimentConfig
+from colorize_core.training.config import DECODING_SETTINGS, ExperimentConfig
 
 FORMAT = "colorize-checkpoint"
 VERSION = 1
@@ -202,9 +202,7 @@ RESUMABLE_CHANGES = {
     "data.data_path",
     "train.device",
     "train.wandb",
-    "model.temperature",
-    "model.unsure_entropy",
-    "model.prior_correction",
+    *(f"model.{name}" for name in DECODING_SETTINGS),
 }
 
 

@@ -83,6 +83,28 @@ class ModelConfig:
     # takes back, in [0, 1] (``heads.BinClassifier``): 0 decodes as trained (Zhang's), 1 the
     # model's estimate of the true distribution. A decoding setting, chosen on validation.
     prior_correction: float = 0.0
+    # classification: photos whose shorter side is below ``small_photo_below`` (the training size)
+    # are decoded with ``small_photo_prior_correction`` instead: the model never saw one so small
+    # (a photo is never enlarged for it, ``apps.photo.model_shape``), so it knows its colours
+    # less well. None: every photo decoded alike. Decoding settings, chosen on validation.
+    small_photo_below: int | None = None
+    small_photo_prior_correction: float = 0.0
+
+
+# The ModelConfig fields that say how a classification model decodes, not what it learnt: a
+# resumed run may change them and a trained run may be re-scored with others (``decode_at``).
+DECODING_SETTINGS = (
+    "temperature",
+    "unsure_entropy",
+    "prior_correction",
+    "small_photo_below",
+    "small_photo_prior_correction",
+)
+
+
+def decoding(model: ModelConfig) -> dict[str, Any]:
+    """``model``'s decoding settings by name (``DECODING_SETTINGS``)."""
+    return {name: getattr(model, name) for name in DECODING_SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -195,6 +217,18 @@ class ExperimentConfig:
             )
         if not 0 <= m.prior_correction <= 1:
             raise ValueError(f"prior_correction must lie in [0, 1], got {m.prior_correction}")
+        if m.small_photo_below is not None and (
+            m.small_photo_below < SIZE_MULTIPLE or m.small_photo_below % SIZE_MULTIPLE
+        ):
+            raise ValueError(
+                f"small_photo_below must be a positive multiple of {SIZE_MULTIPLE} or None, got "
+                f"{m.small_photo_below}"
+            )
+        if not 0 <= m.small_photo_prior_correction <= 1:
+            raise ValueError(
+                "small_photo_prior_correction must lie in [0, 1], got "
+                f"{m.small_photo_prior_correction}"
+            )
         if not 0 <= t.rebalance <= 1:
             raise ValueError(f"rebalance must lie in [0, 1], got {t.rebalance}")
         if t.adversarial and m.head != "regression":

@@ -17,15 +17,13 @@ from colorize_core.models.ensemble import ENSEMBLE, Ensemble
 from colorize_core.models.heads import with_head
 from colorize_core.models.lab import LabPredictor
 from colorize_core.training.checkpoint import CheckpointError, best_checkpoint, load_checkpoint
-from colorize_core.training.config import ExperimentConfig, ModelConfig
+from colorize_core.training.config import ExperimentConfig, ModelConfig, decoding
 
 
 def build_predictor(model: ModelConfig) -> nn.Module:
     """The registered architecture ``model`` names, with its prediction head, in training mode."""
     backbone = build_model(model.model, **model.model_kwargs)
-    return with_head(
-        backbone, model.head, model.temperature, model.unsure_entropy, model.prior_correction
-    )
+    return with_head(backbone, model.head, **decoding(model))
 
 
 # Entries a model gained after weights had been saved without them: an older file may lack them
@@ -123,7 +121,12 @@ def _decoding(config: ExperimentConfig) -> str:
     m = config.model
     unsure = f", unsure_entropy {m.unsure_entropy:g}" if m.unsure_entropy is not None else ""
     prior = f", prior_correction {m.prior_correction:g}" if m.prior_correction else ""
-    return f"temperature {m.temperature:g}{unsure}{prior}"
+    small = (
+        f", {m.small_photo_prior_correction:g} below {m.small_photo_below} px"
+        if m.small_photo_below is not None
+        else ""
+    )
+    return f"temperature {m.temperature:g}{unsure}{prior}{small}"
 
 
 def _architecture(model: ModelConfig) -> tuple:

@@ -85,8 +85,9 @@ def colorize_one(path: Path, run_dir: Path, out: Path, **kwargs) -> batch.PhotoR
 def test_model_shape_keeps_aspect_in_multiples_of_8():
     assert photo.model_shape(427, 641, 128) == (128, 192)  # 641 * 128 / 427 = 192.1
     assert photo.model_shape(641, 427, 32) == (48, 32)
-    assert photo.model_shape(100, 100, 128) == (128, 128)  # small photos are enlarged
-    h, w = photo.model_shape(100, 100_000, 128)  # a panorama hits the pixel cap, aspect kept
+    assert photo.model_shape(100, 100, 128) == (96, 96)  # never enlarged; 12.5 rounds to 12
+    assert photo.model_shape(32, 48, 64) == (32, 48)  # a thumbnail runs at its own size
+    h, w = photo.model_shape(200, 200_000, 128)  # a panorama hits the pixel cap, aspect kept
     assert h * w <= photo.MODEL_PIXEL_CAP and h % 8 == w % 8 == 0 and 900 < w / h < 1100
     with pytest.raises(ValueError, match="multiple of 8"):
         photo.check_size(30)

@@ -67,11 +67,25 @@ def test_a_thin_strip_never_asks_the_model_for_more_than_the_budget(monkeypatch)
         return torch.zeros(1, 2, *lightness.shape[-2:])
 
     monkeypatch.setattr(tiles, "predict_ab", fake_predict)
-    for shape in ((8, 8192), (8192, 8)):
+    for shape in ((64, 65536), (65536, 64)):
         photo.colorize_rgb(model, np.full((*shape, 3), 128, np.uint8), 128)
-    # the 8 x 8192 strip is 64 x 65536 model pixels (16 GB of activations in one pass)
+    # the 64 x 65536 strip is as many model pixels (16 GB of activations in one pass)
     assert sum(seen) >= 2 * 64 * 65536
     assert max(seen) * tiles.activation_bytes(model) <= tiles.MODEL_MEMORY
+
+
+def test_no_tile_of_a_big_photo_is_decoded_as_a_small_photo(monkeypatch):
+    model, _ = load_shipped("general")
+    model = model.at_temperature(0.25, None, 0.0, 80, 1.0)  # photos below 80 px: decoded apart
+    seen = []
+
+    def fake_predict(model, lightness, device="cpu"):
+        seen.append(min(lightness.shape[-2:]))
+        return torch.zeros(1, 2, *lightness.shape[-2:])
+
+    monkeypatch.setattr(tiles, "predict_ab", fake_predict)
+    tiles.predict_ab_tiled(model, torch.rand(1, 1, 96, 400) * 100, max_pixels=72 * 72)
+    assert len(seen) > 1 and min(seen) >= 80
 
 
 # VmHWM, the peak RSS of this process's own memory (ru_maxrss keeps the parent's across exec)

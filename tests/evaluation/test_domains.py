@@ -1,6 +1,7 @@
 """Scoring on every kind of photo (``evaluation/domains.py``) and choosing a general model's
-decoding on validation (``temperature.decoding_sweep``/``choose_decoding``), on synthetic photos
-standing in for the registered ``faces`` and ``landscapes``."""
+decoding on validation (``temperature.decoding_sweep``/``choose_decoding``, and for photos smaller
+than the training size ``small_photo_sweep``/``choose_small_photo_correction``), on synthetic
+photos standing in for the registered ``faces`` and ``landscapes``."""
 
 import math
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from colorize_core.data.split import make_split
 from colorize_core.evaluation import domains as dom
+from colorize_core.evaluation.baselines import make_baseline
 from colorize_core.evaluation.domains import (
     Domain,
     domain_data,
@@ -22,7 +24,13 @@ from colorize_core.evaluation.domains import (
 )
 from colorize_core.evaluation.evaluate import evaluate
 from colorize_core.evaluation.stats import paired_bootstrap_ci
-from colorize_core.evaluation.temperature import Decoding, choose_decoding, decoding_sweep
+from colorize_core.evaluation.temperature import (
+    Decoding,
+    choose_decoding,
+    choose_small_photo_correction,
+    decoding_sweep,
+    small_photo_sweep,
+)
 from colorize_core.models import build_model
 from colorize_core.models.heads import with_head
 
@@ -169,3 +177,64 @@ def test_one_photo_of_every_domain(shared):
     torch.testing.assert_close(lightness[1, 0], first[0])
     torch.testing.assert_close(ab_true[1], first[1:])
     assert predictions["m"].shape == (2, 2, 32, 32)
+
+
+def test_a_domain_of_small_photos_is_scored_at_its_own_size(shared):
+    small = Domain("faces", size=16)
+    data, split = domain_data(small, 32)
+    assert data.lab.shape[-2:] == (16, 16) and split == make_split(data.files, 0)
+    scored = score_domains({"general": _classifier()}, 32, (small, *DOMAINS), baselines=False)
+    assert [len(e.per_image) for e in scored["faces"]] == [len(split.test)] * 2
+
+
+def test_the_small_photo_sweep_decodes_small_photos_each_way_beside_gray(shared):
+    model = _classifier()
+    model.rebalance_log_weights.copy_(torch.linspace(-1.0, 1.0, len(model.bins)))
+    small = domain_data(Domain("faces", size=16), 32)
+    sweep = small_photo_sweep(model, Decoding(0.38, None, 0.1), 32, small, (0.1, 0.9))
+    assert list(sweep.small_photo_prior_correction) == [0.1, 0.9]
+    data, split = small
+    gray = evaluate(make_baseline("gray", data.lab), data, split, "val")
+    for row in sweep.itertuples():
+        decoded = model.at_temperature(0.38, None, row.small_photo_prior_correction)
+        mine = evaluate(decoded, data, split, "val")
+        assert row.delta_e2000 == pytest.approx(mine.summary["mean"]["delta_e2000"])
+        expected = paired_bootstrap_ci(
+            mine.per_image["delta_e2000"].to_numpy(), gray.per_image["delta_e2000"].to_numpy()
+        )
+        assert (row.vs_gray, row.vs_gray_ci_low, row.vs_gray_ci_high) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="not smaller than 32"):
+        small_photo_sweep(model, Decoding(0.38), 32, domain_data(DOMAINS[0], 32))
+
+
+def test_the_most_colourful_small_photo_correction_that_helps_is_chosen():
+    columns = ["small_photo_prior_correction", "vs_gray", "vs_gray_ci_low", "vs_gray_ci_high",
+               "colorfulness_ratio"]  # fmt: skip
+    sweep = pd.DataFrame(
+        [
+            (0.2, 0.6, 0.4, 0.8, 0.6),  # colourful, harms
+            (0.35, 0.1, -0.1, 0.3, 0.5),  # level with gray
+            (0.5, -0.2, -0.3, -0.05, 0.4),  # helps: the most colourful that does
+            (1.0, -0.4, -0.5, -0.3, 0.2),  # helps most, nearly gray
+        ],
+        columns=columns,
+    )
+    assert choose_small_photo_correction(sweep) == 0.5
+    harmful = sweep.assign(vs_gray_ci_high=0.1, vs_gray=[0.6, 0.1, 0.05, 0.2])
+    assert choose_small_photo_correction(harmful) == 0.5  # none helps: the least harm
+
+
+def test_small_photos_are_held_to_gray_but_not_to_the_colour_targets():
+    table = pd.DataFrame(
+        [
+            {"domain": dom.SMALL_PHOTOS.label, "predictor": "general", "delta_e2000": 10.0,
+             "vs_gray": -0.3, "vs_gray_ci_low": -0.4, "vs_gray_ci_high": -0.2,
+             "colorfulness_ratio": 0.4, "beats_gray": True, "harms": False},
+        ]
+    )  # fmt: skip
+    targets = dom.general_targets(table, "general", {})
+    assert list(targets.target) == [
+        "floor: not worse than gray beyond the CI",
+        "goal: better than gray beyond the CI",
+    ]
+    assert targets.met.all()

@@ -69,6 +69,12 @@ def test_unknown_names_and_wrong_types_are_errors():
         ({"prior_correction": 1.5}, r"prior_correction must lie in \[0, 1\], got 1.5"),
         ({"prior_correction": -0.1}, "prior_correction must lie in"),
         ({"prior_correction": float("nan")}, "prior_correction must lie in"),
+        ({"small_photo_below": 30}, "small_photo_below must be a positive multiple of 8 or None"),
+        ({"small_photo_below": 0}, "small_photo_below must be a positive multiple of 8"),
+        (
+            {"small_photo_prior_correction": 2.0},
+            r"small_photo_prior_correction must lie in \[0, 1\]",
+        ),
         ({"betas": (-0.1, 0.9)}, "betas must both lie in"),
         ({"device": "bogus"}, "device must be auto, cpu, cuda, cuda:N or mps; got 'bogus'"),
         ({"device": "meta"}, "device must be"),
