@@ -34,7 +34,7 @@ SHIPPED: dict[str, ShippedModel] = {  # the first is the default, and the web pa
         ShippedModel(
             name="general",
             file="general.safetensors",
-            sha256="38fcdb6f1ed841d6380ed9c16bf2b20f4479759bcf7e7329c93a23f611d77f3c",
+            sha256="c3a3c5829f84de6de1be7a18572bc7a3a659250102123ec244351711a0629e5e",
             summary="any photo: people, animals, objects, rooms, streets and landscapes",
         ),
         ShippedModel(
