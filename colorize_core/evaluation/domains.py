@@ -175,21 +175,21 @@ def general_targets(
     rows = []
     for domain, scores in table.groupby("domain", sort=False):
         mine = scores.set_index("predictor").loc[model]
+        ratio = mine.colorfulness_ratio
+        floor_colour = ("floor: colourfulness of the truth's", ratio, f">= {FLOOR_COLOUR}",
+                        ratio >= FLOOR_COLOUR)  # fmt: skip
+        goal_colour = ("goal: colourfulness of the truth's", ratio, f">= {GOAL_COLOUR}",
+                       ratio >= GOAL_COLOUR)  # fmt: skip
         checks = [
             ("floor: not worse than gray beyond the CI", mine.vs_gray_ci_low, "<= 0",
              not mine.harms),
+            floor_colour,
             ("goal: better than gray beyond the CI", mine.vs_gray_ci_high, "< 0",
              bool(mine.beats_gray)),
+            goal_colour,
         ]  # fmt: skip
-        if domain != SMALL_PHOTOS.label:  # small photos are decoded restrained on purpose
-            checks[1:1] = [
-                ("floor: colourfulness of the truth's", mine.colorfulness_ratio,
-                 f">= {FLOOR_COLOUR}", mine.colorfulness_ratio >= FLOOR_COLOUR),
-            ]  # fmt: skip
-            checks.append(
-                ("goal: colourfulness of the truth's", mine.colorfulness_ratio,
-                 f">= {GOAL_COLOUR}", mine.colorfulness_ratio >= GOAL_COLOUR),
-            )  # fmt: skip
+        if domain == SMALL_PHOTOS.label:  # decoded restrained on purpose: held to gray only
+            checks = [c for c in checks if c not in (floor_colour, goal_colour)]
         if domain in SPECIALIST_GAPS and specialists.get(domain) in set(scores["predictor"]):
             other = scores.set_index("predictor").loc[specialists[domain]]
             gap = mine.delta_e2000 - other.delta_e2000
